@@ -1,0 +1,28 @@
+"""All API routes. Each resource module owns its ``urlpatterns``; paths accept both trailing-slash
+spellings (SPEC 10)."""
+
+from cvat_lite.api import (
+    annotations,
+    auth,
+    cloudstorages,
+    jobs,
+    labels,
+    projects,
+    requests,
+    server,
+    task_data,
+    tasks,
+)
+
+urlpatterns = [
+    *server.urlpatterns,
+    *auth.urlpatterns,
+    *cloudstorages.urlpatterns,
+    *projects.urlpatterns,
+    *tasks.urlpatterns,
+    *task_data.urlpatterns,
+    *jobs.urlpatterns,
+    *labels.urlpatterns,
+    *annotations.urlpatterns,
+    *requests.urlpatterns,
+]

@@ -1,0 +1,294 @@
+"""The domain model (SPEC 2)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class ProviderType(models.TextChoices):
+    AWS_S3_BUCKET = "AWS_S3_BUCKET"
+    AZURE_CONTAINER = "AZURE_CONTAINER"
+    GOOGLE_CLOUD_STORAGE = "GOOGLE_CLOUD_STORAGE"
+
+
+class CredentialsType(models.TextChoices):
+    KEY_SECRET_KEY_PAIR = "KEY_SECRET_KEY_PAIR"
+    ACCOUNT_NAME_TOKEN_PAIR = "ACCOUNT_NAME_TOKEN_PAIR"
+    CONNECTION_STRING = "CONNECTION_STRING"
+    KEY_FILE_PATH = "KEY_FILE_PATH"
+    ANONYMOUS_ACCESS = "ANONYMOUS_ACCESS"
+
+
+class StorageChoice(models.TextChoices):
+    LOCAL = "local"
+    SHARE = "share"
+    CLOUD_STORAGE = "cloud_storage"
+
+
+class SortingMethod(models.TextChoices):
+    LEXICOGRAPHICAL = "lexicographical"
+    NATURAL = "natural"
+    PREDEFINED = "predefined"
+    RANDOM = "random"
+
+
+class StatusChoice(models.TextChoices):
+    ANNOTATION = "annotation"
+    VALIDATION = "validation"
+    COMPLETED = "completed"
+
+
+class StageChoice(models.TextChoices):
+    ANNOTATION = "annotation"
+    VALIDATION = "validation"
+    ACCEPTANCE = "acceptance"
+
+
+class StateChoice(models.TextChoices):
+    NEW = "new"
+    IN_PROGRESS = "in progress"
+    REJECTED = "rejected"
+    COMPLETED = "completed"
+
+
+class JobType(models.TextChoices):
+    ANNOTATION = "annotation"
+    GROUND_TRUTH = "ground_truth"
+    CONSENSUS_REPLICA = "consensus_replica"
+
+
+class LabelType(models.TextChoices):
+    ANY = "any"
+    RECTANGLE = "rectangle"
+    POLYGON = "polygon"
+    POLYLINE = "polyline"
+    POINTS = "points"
+    ELLIPSE = "ellipse"
+    CUBOID = "cuboid"
+    MASK = "mask"
+    SKELETON = "skeleton"
+    TAG = "tag"
+
+
+class InputType(models.TextChoices):
+    CHECKBOX = "checkbox"
+    RADIO = "radio"
+    NUMBER = "number"
+    TEXT = "text"
+    SELECT = "select"
+
+
+class CloudStorage(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cloud_storages"
+    )
+    provider_type = models.CharField(max_length=32, choices=ProviderType.choices)
+    resource = models.CharField(max_length=222)
+    display_name = models.CharField(max_length=63)
+    description = models.TextField(blank=True, default="")
+    credentials_type = models.CharField(max_length=32, choices=CredentialsType.choices)
+    # Write-only: separate keys (key, secret_key, session_token, account_name,
+    # connection_string, key_file_path), never returned, never in a backup, never logged.
+    credentials = models.JSONField(default=dict, blank=True)
+    specific_attributes = models.CharField(max_length=1024, blank=True, default="")
+    manifests = models.JSONField(default=list, blank=True)
+    created_date = models.DateTimeField(auto_now_add=True)
+    updated_date = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __repr__(self) -> str:  # never show credentials
+        return f"<CloudStorage {self.pk} {self.provider_type} {self.resource}>"
+
+
+class Project(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects"
+    )
+    name = models.CharField(max_length=256)
+    bug_tracker = models.CharField(max_length=2000, blank=True, default="")
+    status = models.CharField(
+        max_length=32, choices=StatusChoice.choices, default=StatusChoice.ANNOTATION
+    )
+    source_storage = models.JSONField(null=True, blank=True)
+    target_storage = models.JSONField(null=True, blank=True)
+    created_date = models.DateTimeField(auto_now_add=True)
+    updated_date = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class Data(models.Model):
+    storage = models.CharField(
+        max_length=16, choices=StorageChoice.choices, default=StorageChoice.LOCAL
+    )
+    cloud_storage = models.ForeignKey(
+        CloudStorage, null=True, blank=True, on_delete=models.SET_NULL, related_name="data"
+    )
+    storage_method = models.CharField(max_length=16, default="cache")
+    size = models.PositiveIntegerField(default=0)
+    chunk_size = models.PositiveIntegerField(default=36)
+    image_quality = models.PositiveSmallIntegerField(default=70)
+    start_frame = models.PositiveIntegerField(default=0)
+    stop_frame = models.PositiveIntegerField(default=0)
+    frame_filter = models.CharField(max_length=256, blank=True, default="")
+    sorting_method = models.CharField(
+        max_length=16, choices=SortingMethod.choices, default=SortingMethod.LEXICOGRAPHICAL
+    )
+    deleted_frames = models.JSONField(default=list, blank=True)
+    chunks_updated_date = models.DateTimeField(auto_now_add=True)
+    # Where the media were taken from in the bucket (a manifest's folder); informative, used as
+    # the origin block of lightweight backups.
+    cloud_prefix = models.CharField(max_length=1024, blank=True, default="")
+
+    @property
+    def step(self) -> int:
+        from cvat_lite.media.selection import parse_frame_filter
+
+        return parse_frame_filter(self.frame_filter)
+
+
+class Image(models.Model):
+    """One media file of a task. The rows of a task's Data are its media manifest."""
+
+    data = models.ForeignKey(Data, on_delete=models.CASCADE, related_name="images")
+    path = models.CharField(max_length=1024)
+    frame = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    checksum = models.CharField(max_length=32, blank=True, default="")
+    related_files = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["frame"]
+        constraints = [
+            models.UniqueConstraint(fields=["data", "frame"], name="unique_image_frame"),
+        ]
+
+
+class Task(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks"
+    )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    name = models.CharField(max_length=256)
+    mode = models.CharField(max_length=32, default="annotation")
+    segment_size = models.PositiveIntegerField(default=0)
+    overlap = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=32, choices=StatusChoice.choices, default=StatusChoice.ANNOTATION
+    )
+    subset = models.CharField(max_length=64, blank=True, default="")
+    bug_tracker = models.CharField(max_length=2000, blank=True, default="")
+    dimension = models.CharField(max_length=2, default="2d")
+    data = models.OneToOneField(
+        Data, null=True, blank=True, on_delete=models.SET_NULL, related_name="task"
+    )
+    source_storage = models.JSONField(null=True, blank=True)
+    target_storage = models.JSONField(null=True, blank=True)
+    # Kept from CVAT backups so that a restore never drops data (SPEC 2).
+    validation_layout = models.JSONField(null=True, blank=True)
+    consensus_replicas = models.PositiveIntegerField(default=0)
+    created_date = models.DateTimeField(auto_now_add=True)
+    updated_date = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class Label(models.Model):
+    task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.CASCADE, related_name="labels"
+    )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="labels"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="sublabels"
+    )
+    name = models.CharField(max_length=64)
+    color = models.CharField(max_length=8, blank=True, default="")
+    type = models.CharField(max_length=32, choices=LabelType.choices, default=LabelType.ANY)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Attribute(models.Model):
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="attributes")
+    name = models.CharField(max_length=64)
+    mutable = models.BooleanField(default=False)
+    input_type = models.CharField(max_length=16, choices=InputType.choices)
+    default_value = models.CharField(max_length=128, blank=True, default="")
+    values = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Segment(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="segments")
+    start_frame = models.PositiveIntegerField()
+    stop_frame = models.PositiveIntegerField()
+    # An explicit frame list (ground-truth jobs, custom segments); null means the whole range.
+    frames = models.JSONField(null=True, blank=True)
+    type = models.CharField(max_length=16, default="range")
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Job(models.Model):
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="jobs")
+    parent_job = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replicas"
+    )
+    status = models.CharField(
+        max_length=32, choices=StatusChoice.choices, default=StatusChoice.ANNOTATION
+    )
+    stage = models.CharField(
+        max_length=32, choices=StageChoice.choices, default=StageChoice.ANNOTATION
+    )
+    state = models.CharField(max_length=32, choices=StateChoice.choices, default=StateChoice.NEW)
+    type = models.CharField(max_length=32, choices=JobType.choices, default=JobType.ANNOTATION)
+    created_date = models.DateTimeField(auto_now_add=True)
+    updated_date = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class JobAnnotations(models.Model):
+    """A job's annotations in CVAT's JSON shape (labels by id), stored to round-trip exactly."""
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="annotations")
+    version = models.PositiveIntegerField(default=0)
+    tags = models.JSONField(default=list)
+    shapes = models.JSONField(default=list)
+    tracks = models.JSONField(default=list)
+    # The next id handed to a new tag/shape/track/track shape.
+    next_id = models.PositiveBigIntegerField(default=1)
+
+
+class AccessToken(models.Model):
+    """A personal access token (``Authorization: Bearer``). Only its hash is stored."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens"
+    )
+    name = models.CharField(max_length=256)
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=16)
+    created_date = models.DateTimeField(auto_now_add=True)
+    updated_date = models.DateTimeField(auto_now=True)
+    expiry_date = models.DateTimeField(null=True, blank=True)
+    last_used_date = models.DateTimeField(null=True, blank=True)
+    read_only = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-id"]

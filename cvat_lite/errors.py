@@ -1,0 +1,141 @@
+"""The domain error hierarchy.
+
+Domain code raises these and never imports DRF. Each class declares its HTTP status, a
+snake_case ``code`` and a fixed human-readable ``message``; ``cvat_lite.api.exception_handler``
+turns them into the one error body ``{"code", "message", "extra"}``. Messages are constants or
+built from the request's own values, never from exception text, server paths or credentials.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CvatLiteError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    default_message: ClassVar[str] = "Internal server error."
+
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, extra: dict | None = None
+    ):
+        self.message = message or self.default_message
+        if code is not None:
+            self.code = code  # type: ignore[misc]
+        self.extra: dict[str, Any] = extra or {}
+        super().__init__(self.message)
+
+
+class BadRequest(CvatLiteError):
+    status = 400
+    code = "invalid"
+    default_message = "Invalid input."
+
+
+class NotAuthenticated(CvatLiteError):
+    status = 401
+    code = "not_authenticated"
+    default_message = "Authentication credentials were not provided."
+
+
+class PermissionDenied(CvatLiteError):
+    status = 403
+    code = "permission_denied"
+    default_message = "You do not have permission to perform this action."
+
+
+class NotFound(CvatLiteError):
+    status = 404
+    code = "not_found"
+    default_message = "Not found."
+
+
+class Conflict(CvatLiteError):
+    status = 409
+    code = "conflict"
+    default_message = "The request conflicts with the current state of the resource."
+
+
+class Gone(CvatLiteError):
+    status = 410
+    code = "gone"
+    default_message = "This endpoint has been removed."
+
+
+class TooLarge(CvatLiteError):
+    status = 413
+    code = "too_large"
+    default_message = "The request is too large."
+
+
+class ServiceUnavailable(CvatLiteError):
+    status = 503
+    code = "service_unavailable"
+    default_message = "A backing service is unavailable. Try again later."
+
+
+# --- cloud storage -----------------------------------------------------------------------------
+# Raised by the provider modules in cvat_lite/cloud/ (and nowhere else is an SDK exception
+# translated). Their HTTP status is the one used when a media read hits them; services that
+# need another status (e.g. 400 on cloud storage create) catch and re-raise.
+
+
+class CloudStorageError(Conflict):
+    code = "cloud_storage_unavailable"
+    default_message = "The cloud storage is not available."
+
+
+class CloudStorageNotFound(CloudStorageError):
+    """The bucket / container does not exist (or the endpoint cannot be reached)."""
+
+    default_message = "The cloud storage resource was not found."
+
+
+class CloudStorageForbidden(CloudStorageError):
+    """The credentials are wrong or lack permission."""
+
+    default_message = "Access to the cloud storage is forbidden."
+
+
+class CloudStorageUnreachable(CloudStorageNotFound):
+    """The endpoint did not answer (connection refused, timeout, DNS)."""
+
+    default_message = "The cloud storage endpoint cannot be reached."
+
+
+class CloudObjectNotFound(CvatLiteError):
+    status = 404
+    code = "cloud_object_not_found"
+    default_message = "The object was not found in the cloud storage."
+
+    def __init__(self, key: str, **kwargs: Any):
+        super().__init__(
+            f"The object '{key}' was not found in the cloud storage.",
+            extra={"key": key},
+            **kwargs,
+        )
+        self.key = key
+
+
+class EndpointNotAllowed(BadRequest):
+    code = "endpoint_not_allowed"
+    default_message = "The cloud storage endpoint is not in the allowed list."
+
+
+class CloudStorageUnlinked(Conflict):
+    code = "cloud_storage_unlinked"
+    MESSAGE = (
+        "This task is not connected to a cloud storage. "
+        "Attach one with PATCH /api/tasks/{id}/data/meta."
+    )
+
+    def __init__(self, task_id: int):
+        super().__init__(self.MESSAGE.format(id=task_id), extra={"task_id": task_id})
+
+
+# --- input -------------------------------------------------------------------------------------
+
+
+class ManifestError(BadRequest):
+    code = "invalid_manifest"
+    default_message = "The manifest is invalid."

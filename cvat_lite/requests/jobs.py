@@ -1,0 +1,52 @@
+"""The RQ glue: one module-level function that runs a request's service and records the outcome.
+
+No business logic here: the service at ``func`` does the work and returns a ``RequestResult``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import close_old_connections
+from django.utils.module_loading import import_string
+
+from cvat_lite import errors
+from cvat_lite.requests import services
+
+logger = logging.getLogger("cvat_lite.requests")
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    result_id: int | None = None
+    result_file: str = ""
+    result_filename: str = ""
+    message: str = ""
+    expires: bool = False
+
+
+def run_request(request_id: str, func: str, kwargs: dict[str, Any]) -> None:
+    close_old_connections()
+    services.request_mark_started(request_id=request_id)
+    progress = services.ProgressReporter(request_id)
+    try:
+        result: RequestResult = import_string(func)(progress=progress, **kwargs)
+    except errors.CvatLiteError as exc:
+        logger.info("Request %s failed: %s", request_id, exc.code)
+        services.request_mark_failed(request_id=request_id, message=exc.message)
+    except Exception:
+        logger.exception("Request %s failed with an internal error", request_id)
+        services.request_mark_failed(request_id=request_id, message=services.MSG_INTERNAL)
+    else:
+        services.request_mark_finished(
+            request_id=request_id,
+            result_id=result.result_id,
+            result_file=result.result_file,
+            result_filename=result.result_filename,
+            message=result.message,
+            expires=result.expires,
+        )
+    finally:
+        close_old_connections()

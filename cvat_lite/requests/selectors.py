@@ -1,0 +1,23 @@
+"""Reads for background requests: the one place a request's state is read."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from django.db.models import QuerySet
+
+from cvat_lite import errors
+from cvat_lite.requests.models import Request
+from cvat_lite.requests.services import reconcile
+
+
+def requests_visible(user) -> QuerySet[Request]:
+    qs = Request.objects.select_related("owner")
+    return qs if user.is_superuser else qs.filter(owner=user)
+
+
+def request_get(*, user, rq_id: str) -> Request:
+    request = requests_visible(user).filter(pk=unquote(rq_id)).first()
+    if request is None:
+        raise errors.NotFound()
+    return reconcile(request)

@@ -1,0 +1,190 @@
+"""Django settings for cvat_lite.
+
+Every setting that varies between deployments comes from a ``CVAT_LITE_*`` environment variable,
+read here once. Absent ones take embedded defaults: a SQLite database and a data directory under
+the checkout's ``var/``, an embedded Redis started by ``cvat-lite serve`` (or the test suite).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(f"CVAT_LITE_{name}", default)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if not value:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value else default
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in _env(name, default).split(",") if item.strip()]
+
+
+DEBUG = _env_bool("DEBUG", False)
+# The embedded development profile: no explicit secret key configured. Production deployments
+# must set CVAT_LITE_SECRET_KEY; the embedded default only suits a developer's machine.
+EMBEDDED = not _env("SECRET_KEY")
+SECRET_KEY = _env("SECRET_KEY") or "cvat-lite-embedded-development-key-not-for-production"
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+
+DATA_DIR = Path(_env("DATA_DIR") or BASE_DIR / "var" / "data").resolve()
+SHARE_ROOT = Path(_env("SHARE_ROOT") or DATA_DIR / "share").resolve()
+EXPORT_TTL = _env_int("EXPORT_TTL", 24 * 3600)
+# SPEC 4.4: comma-separated host:port patterns for user-supplied cloud endpoints. The embedded
+# development default allows loopback only; a production deployment allows nothing unless
+# configured.
+CLOUD_ENDPOINT_ALLOWLIST = _env_list(
+    "CLOUD_ENDPOINT_ALLOWLIST", "127.0.0.1:*,localhost:*,[::1]:*" if EMBEDDED else ""
+)
+REGISTRATION_ENABLED = _env_bool("REGISTRATION_ENABLED", True)
+# Personal access tokens a user may hold at once (CVAT's default); -1 lifts the limit.
+MAX_ACCESS_TOKENS_PER_USER = _env_int("MAX_ACCESS_TOKENS_PER_USER", 50)
+
+# Limits for uploads and task data (documented in the README).
+MAX_UPLOAD_SIZE = _env_int("MAX_UPLOAD_SIZE", 4 * 1024**3)
+MAX_TASK_IMAGES = _env_int("MAX_TASK_IMAGES", 1_000_000)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_rq",
+    "cvat_lite.engine",
+    "cvat_lite.requests",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "cvat_lite.api.middleware.BackendUnavailableMiddleware",
+]
+
+ROOT_URLCONF = "cvat_lite.urls"
+WSGI_APPLICATION = "cvat_lite.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+_default_db = f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(_env("DATABASE_URL") or _default_db)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # serve runs web and workers side by side: WAL journal and a busy timeout.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = _env("REDIS_URL") or "redis://127.0.0.1:6379/0"
+RQ_QUEUES = {
+    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 24 * 3600}
+    for name in ("export", "import", "create")
+}
+RQ_SHOW_ADMIN_LINK = False
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "media": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cvat_lite_media",
+        "TIMEOUT": 24 * 3600,
+    },
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "cvat_lite.api.authentication.AccessTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "cvat_lite.api.exception_handler.handle_exception",
+    "DEFAULT_PAGINATION_CLASS": "cvat_lite.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 10,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_VERSIONING_CLASS": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "cvat_lite REST API",
+    "DESCRIPTION": (
+        "A compatible slice of CVAT's REST API (2.80) for tasks whose media live in cloud "
+        "storages, with full and lightweight backups."
+    ),
+    "VERSION": "2.80.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "cvat_lite": {"handlers": ["console"], "level": _env("LOG_LEVEL", "INFO")},
+        "rq.worker": {"handlers": ["console"], "level": "WARNING"},
+    },
+}
