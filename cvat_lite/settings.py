@@ -157,7 +157,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cvat_lite.api.exception_handler.handle_exception",
     "DEFAULT_PAGINATION_CLASS": "cvat_lite.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 10,
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "cvat_lite.api.renderers.CvatJSONRenderer",
+    ],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
