@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-pytest_plugins = ["tests.fixtures.backends"]
+pytest_plugins = ["tests.fixtures.backends", "tests.fixtures.emulators"]
 
 PASSWORD = "a-Strong-passw0rd"
 

@@ -1,0 +1,212 @@
+"""Azure Blob Storage containers through azure-storage-blob (Azurite in tests).
+
+Redirects: the client is built with ``permit_redirects=False``, so azure-core's RedirectPolicy
+returns a 3xx as is (its requests transport never follows redirects by itself); the 3xx then
+fails the call as an unexpected answer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, BinaryIO
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import BlobPrefix, ContainerClient
+
+from cvat_lite.cloud.base import (
+    CloudProvider,
+    CredentialsType,
+    ListPage,
+    ObjectInfo,
+    ProviderType,
+    StorageConfig,
+    Timeouts,
+    log_failure,
+    unexpected,
+)
+from cvat_lite.errors import (
+    BadRequest,
+    CloudObjectNotFound,
+    CloudStorageError,
+    CloudStorageForbidden,
+    CloudStorageNotFound,
+    CloudStorageUnreachable,
+    CvatLiteError,
+)
+
+MSG_BAD_CONNECTION_STRING = "The connection string is malformed."
+MSG_BAD_ACCOUNT_NAME = "The account name must be 3 to 24 lowercase letters and digits."
+
+# Suffixes of Azure's public clouds: a connection string pointing there is not a custom endpoint.
+PUBLIC_ENDPOINT_SUFFIXES = frozenset(
+    {"core.windows.net", "core.chinacloudapi.cn", "core.usgovcloudapi.net"}
+)
+# What azure-storage-blob connects to for "UseDevelopmentStorage=true".
+DEVELOPMENT_STORAGE_URL = "http://127.0.0.1:10000/devstoreaccount1"
+
+_ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
+_CONTAINER_MISSING = "ContainerNotFound"
+
+
+def parse_connection_string(text: str) -> dict[str, str]:
+    """``Key=Value;...`` → {KEY: Value}, split like azure-storage-blob does (keys upper-cased,
+    values may contain '='). Raises BadRequest when a part has no '='."""
+    parts = [part.split("=", 1) for part in (text or "").rstrip(";").split(";")]
+    if any(len(part) != 2 for part in parts):
+        raise BadRequest(MSG_BAD_CONNECTION_STRING)
+    return {name.strip().upper(): value for name, value in parts}
+
+
+def connection_string_endpoint(text: str) -> str | None:
+    """The blob endpoint a connection string makes the SDK use, or None for a public cloud."""
+    settings = parse_connection_string(text)
+    if settings.get("USEDEVELOPMENTSTORAGE") == "true":
+        return DEVELOPMENT_STORAGE_URL
+    if settings.get("BLOBENDPOINT"):
+        return settings["BLOBENDPOINT"]
+    account = settings.get("ACCOUNTNAME", "")
+    if not _ACCOUNT_RE.match(account):
+        raise BadRequest(MSG_BAD_ACCOUNT_NAME)
+    suffix = settings.get("ENDPOINTSUFFIX", "core.windows.net")
+    if suffix.lower() in PUBLIC_ENDPOINT_SUFFIXES:
+        return None
+    protocol = settings.get("DEFAULTENDPOINTSPROTOCOL", "https")
+    return f"{protocol}://{account}.blob.{suffix}"
+
+
+def _md5_hex(content_md5: bytes | bytearray | None) -> str | None:
+    return bytes(content_md5).hex() if content_md5 else None
+
+
+class AzureProvider(CloudProvider):
+    provider_type = ProviderType.AZURE_CONTAINER
+    required_fields = {
+        CredentialsType.CONNECTION_STRING: ("connection_string",),
+        CredentialsType.ACCOUNT_NAME_TOKEN_PAIR: ("account_name", "session_token"),
+        CredentialsType.ANONYMOUS_ACCESS: ("account_name",),
+    }
+    max_page_size = 5000
+
+    @classmethod
+    def validate(cls, config: StorageConfig) -> None:
+        if config.credentials_type == CredentialsType.CONNECTION_STRING:
+            connection_string_endpoint(config.credentials.connection_string or "")
+        elif not _ACCOUNT_RE.match(config.credentials.account_name or ""):
+            raise BadRequest(MSG_BAD_ACCOUNT_NAME)
+
+    @classmethod
+    def endpoint_url(cls, config: StorageConfig) -> str | None:
+        if config.credentials_type == CredentialsType.CONNECTION_STRING:
+            return connection_string_endpoint(config.credentials.connection_string or "")
+        return config.attributes.get("endpoint_url")
+
+    def _make_client(self, timeouts: Timeouts) -> Any:
+        creds = self.config.credentials
+        options: dict[str, Any] = {
+            "connection_timeout": timeouts.connect,
+            "read_timeout": timeouts.read,
+            "retry_total": timeouts.attempts - 1,
+            "permit_redirects": False,
+        }
+        if self.config.credentials_type == CredentialsType.CONNECTION_STRING:
+            connection_string_endpoint(creds.connection_string or "")  # BadRequest if malformed
+            try:
+                return ContainerClient.from_connection_string(
+                    creds.connection_string or "", self.config.resource, **options
+                )
+            except ValueError:  # the SDK's message is not ours to show
+                raise BadRequest(MSG_BAD_CONNECTION_STRING) from None
+        self.validate(self.config)  # the account name goes into a URL
+        account_url = (
+            self.config.attributes.get("endpoint_url")
+            or f"https://{creds.account_name}.blob.core.windows.net"
+        )
+        sas = None
+        if self.config.credentials_type == CredentialsType.ACCOUNT_NAME_TOKEN_PAIR:
+            sas = (creds.session_token or "").lstrip("?")
+        return ContainerClient(account_url, self.config.resource, credential=sas, **options)
+
+    # --- operations -----------------------------------------------------------------------
+
+    def _head(self, key: str, timeouts: Timeouts) -> ObjectInfo:
+        with self._errors(key):
+            props = self._client(timeouts).get_blob_client(key).get_blob_properties()
+        return self._info(props)
+
+    def download_to(self, key: str, stream: BinaryIO) -> None:
+        with self._errors(key):
+            self._client().download_blob(key).readinto(stream)
+
+    def _download_range(self, key: str, start: int, length: int) -> bytes:
+        with self._errors(key):
+            return self._client().download_blob(key, offset=start, length=length).readall()
+
+    def upload(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
+        with self._errors(key):
+            self._client().upload_blob(key, stream, length=size, overwrite=True)
+
+    def _list(
+        self,
+        timeouts: Timeouts,
+        prefix: str,
+        delimiter: str | None,
+        next_token: str | None,
+        page_size: int,
+    ) -> ListPage:
+        client = self._client(timeouts)
+        with self._errors():
+            if delimiter:
+                items = client.walk_blobs(
+                    name_starts_with=prefix or None, delimiter=delimiter, results_per_page=page_size
+                )
+            else:
+                items = client.list_blobs(
+                    name_starts_with=prefix or None, results_per_page=page_size
+                )
+            pages = items.by_page(continuation_token=next_token)
+            entries = list(next(pages))
+            token = pages.continuation_token
+        objects = [self._info(e) for e in entries if not isinstance(e, BlobPrefix)]
+        prefixes = [e.name for e in entries if isinstance(e, BlobPrefix)]
+        return ListPage(objects, prefixes, token or None)
+
+    def delete(self, key: str) -> None:
+        try:
+            with self._errors(key):
+                self._client().delete_blob(key)
+        except CloudObjectNotFound:
+            pass  # already gone
+
+    @staticmethod
+    def _info(props: Any) -> ObjectInfo:
+        md5 = _md5_hex(props.content_settings.content_md5)
+        return ObjectInfo(props.name, int(props.size), md5, props.etag)
+
+    # --- errors ---------------------------------------------------------------------------
+
+    def _translate(self, exc: Exception, key: str | None) -> CvatLiteError | None:
+        status = getattr(exc, "status_code", None)
+        if isinstance(exc, ResourceNotFoundError):
+            if key is not None and getattr(exc, "error_code", None) != _CONTAINER_MISSING:
+                return CloudObjectNotFound(key)
+            log_failure("Azure", "container not found", exc, status)
+            return CloudStorageNotFound()
+        if isinstance(exc, ClientAuthenticationError) or (
+            isinstance(exc, HttpResponseError) and status in (401, 403)
+        ):
+            log_failure("Azure", "access forbidden", exc, status)
+            return CloudStorageForbidden()
+        if isinstance(exc, ServiceRequestError | ServiceResponseError):
+            log_failure("Azure", "endpoint unreachable (connection/timeout)", exc, status)
+            return CloudStorageUnreachable()
+        if isinstance(exc, AzureError):
+            log_failure("Azure", unexpected(status), exc, status)
+            return CloudStorageError()
+        return None

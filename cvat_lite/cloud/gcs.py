@@ -1,0 +1,208 @@
+"""Google Cloud Storage buckets through google-cloud-storage (gcp-storage-emulator in tests).
+
+Redirects: the client's HTTP session is an AuthorizedSession that never follows redirects
+(``allow_redirects=False`` on every request), so a 3xx fails the call as an unexpected answer.
+A service-account key file may name its own token and API hosts (``token_uri``,
+``universe_domain``); only Google's own are accepted, so a key file cannot send requests
+elsewhere either.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import requests
+from google.api_core.exceptions import (
+    Forbidden,
+    GoogleAPICallError,
+    NotFound,
+    RetryError,
+    Unauthorized,
+)
+from google.auth.credentials import AnonymousCredentials
+from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
+from google.auth.transport.requests import AuthorizedSession
+from google.cloud.storage import Client
+from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
+from google.cloud.storage.retry import DEFAULT_RETRY
+from google.oauth2 import service_account
+
+from cvat_lite.cloud.base import (
+    CloudProvider,
+    CredentialsType,
+    ListPage,
+    ObjectInfo,
+    ProviderType,
+    Timeouts,
+    log_failure,
+    unexpected,
+)
+from cvat_lite.errors import (
+    CloudObjectNotFound,
+    CloudStorageError,
+    CloudStorageForbidden,
+    CloudStorageNotFound,
+    CloudStorageUnreachable,
+    CvatLiteError,
+)
+
+GOOGLE_TOKEN_URIS = frozenset(
+    {"https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token"}
+)
+
+
+# what else the storage client raises for a bad answer (besides GoogleAPICallError)
+StorageClientError = DataCorruption | InvalidResponse | requests.RequestException
+
+
+class _KeyFileRejected(Exception):
+    """The key file is unreadable or names hosts other than Google's."""
+
+
+class _NoRedirectSession(AuthorizedSession):
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs["allow_redirects"] = False
+        return super().request(*args, **kwargs)
+
+
+def _md5_hex(md5_base64: str | None) -> str | None:
+    if not md5_base64:
+        return None
+    try:
+        return base64.b64decode(md5_base64, validate=True).hex()
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _load_key_file(path: str) -> service_account.Credentials:
+    try:
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
+        if (
+            info.get("token_uri") not in GOOGLE_TOKEN_URIS
+            or info.get("universe_domain", "googleapis.com") != "googleapis.com"
+        ):
+            raise _KeyFileRejected
+        return service_account.Credentials.from_service_account_info(info, scopes=Client.SCOPE)
+    except (OSError, ValueError, AttributeError, GoogleAuthError) as exc:
+        raise _KeyFileRejected from exc
+
+
+class GcsProvider(CloudProvider):
+    provider_type = ProviderType.GOOGLE_CLOUD_STORAGE
+    required_fields = {
+        CredentialsType.KEY_FILE_PATH: ("key_file_path",),
+        CredentialsType.ANONYMOUS_ACCESS: (),
+    }
+    max_page_size = 1000
+
+    def _make_client(self, timeouts: Timeouts) -> Any:
+        attributes = self.config.attributes
+        if self.config.credentials_type == CredentialsType.KEY_FILE_PATH:
+            credentials: Any = _load_key_file(self.config.credentials.key_file_path or "")
+            project = attributes.get("project") or credentials.project_id
+        else:
+            credentials = AnonymousCredentials()
+            project = attributes.get("project")  # None → the client's placeholder, no lookup
+        endpoint_url = attributes.get("endpoint_url")
+        return Client(
+            project=project,
+            credentials=credentials,
+            _http=_NoRedirectSession(credentials),
+            client_options={"api_endpoint": endpoint_url} if endpoint_url else None,
+        )
+
+    def _bucket(self, timeouts: Timeouts) -> Any:
+        return self._client(timeouts).bucket(self.config.resource)
+
+    def _opts(self, timeouts: Timeouts | None = None) -> dict[str, Any]:
+        t = timeouts or self.timeouts
+        retry = None
+        if t.attempts > 1:
+            retry = DEFAULT_RETRY.with_timeout(t.attempts * (t.connect + t.read))
+        return {"timeout": (t.connect, t.read), "retry": retry}
+
+    # --- operations -----------------------------------------------------------------------
+
+    def _head(self, key: str, timeouts: Timeouts) -> ObjectInfo:
+        blob = self._bucket(timeouts).blob(key)
+        with self._errors(key):
+            blob.reload(**self._opts(timeouts))
+        return self._info(blob)
+
+    def download_to(self, key: str, stream: BinaryIO) -> None:
+        with self._errors(key):
+            self._bucket(self.timeouts).blob(key).download_to_file(stream, **self._opts())
+
+    def _download_range(self, key: str, start: int, length: int) -> bytes:
+        blob = self._bucket(self.timeouts).blob(key)
+        end = start + length - 1  # inclusive
+        with self._errors(key):
+            return blob.download_as_bytes(start=start, end=end, checksum=None, **self._opts())
+
+    def upload(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
+        with self._errors(key):
+            self._bucket(self.timeouts).blob(key).upload_from_file(
+                stream, size=size, **self._opts()
+            )
+
+    def _list(
+        self,
+        timeouts: Timeouts,
+        prefix: str,
+        delimiter: str | None,
+        next_token: str | None,
+        page_size: int,
+    ) -> ListPage:
+        with self._errors():
+            iterator = self._client(timeouts).list_blobs(
+                self.config.resource,
+                prefix=prefix or None,
+                delimiter=delimiter or None,
+                page_size=page_size,
+                page_token=next_token or None,
+                **self._opts(timeouts),
+            )
+            page = next(iterator.pages)
+            objects = [self._info(blob) for blob in page]
+            prefixes = sorted(page.prefixes)
+        return ListPage(objects, prefixes, iterator.next_page_token or None)
+
+    def delete(self, key: str) -> None:
+        try:
+            with self._errors(key):
+                self._bucket(self.timeouts).blob(key).delete(**self._opts())
+        except CloudObjectNotFound:
+            pass  # already gone
+
+    @staticmethod
+    def _info(blob: Any) -> ObjectInfo:
+        return ObjectInfo(blob.name, int(blob.size or 0), _md5_hex(blob.md5_hash), blob.etag)
+
+    # --- errors ---------------------------------------------------------------------------
+
+    def _translate(self, exc: Exception, key: str | None) -> CvatLiteError | None:
+        if isinstance(exc, RetryError) and isinstance(exc.cause, Exception):
+            exc = exc.cause
+        status = getattr(exc, "code", None)
+        if isinstance(exc, NotFound):
+            if key is not None:
+                return CloudObjectNotFound(key)
+            log_failure("GCS", "bucket not found", exc, status)
+            return CloudStorageNotFound()
+        if isinstance(exc, Forbidden | Unauthorized | RefreshError):
+            log_failure("GCS", "access forbidden", exc, status)
+            return CloudStorageForbidden()
+        if isinstance(exc, _KeyFileRejected):
+            log_failure("GCS", "key file unreadable or not Google's", exc, None)
+            return CloudStorageForbidden()
+        if isinstance(exc, requests.ConnectionError | requests.Timeout | TransportError):
+            log_failure("GCS", "endpoint unreachable (connection/timeout)", exc, None)
+            return CloudStorageUnreachable()
+        if isinstance(exc, GoogleAPICallError | GoogleAuthError | StorageClientError):
+            log_failure("GCS", unexpected(status), exc, status)
+            return CloudStorageError()
+        return None
