@@ -10,6 +10,12 @@ PASSWORD = "a-Strong-passw0rd"
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # The default hasher costs about a second per user; the suite creates hundreds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _data_dir(tmp_path, settings):
     settings.DATA_DIR = tmp_path / "data"
     settings.SHARE_ROOT = tmp_path / "share"

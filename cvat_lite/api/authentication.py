@@ -7,6 +7,8 @@ for every DRF view whatever its permission classes.
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import authentication, exceptions
 from rest_framework.permissions import SAFE_METHODS
 
@@ -47,3 +49,15 @@ class AccessTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class AccessTokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Describes ``Authorization: Bearer`` in the OpenAPI schema (CVAT's ``accessTokenAuth``)."""
+
+    target_class = AccessTokenAuthentication
+    name = "accessTokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix=AccessTokenAuthentication.keyword
+        )
