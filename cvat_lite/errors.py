@@ -139,3 +139,8 @@ class CloudStorageUnlinked(Conflict):
 class ManifestError(BadRequest):
     code = "invalid_manifest"
     default_message = "The manifest is invalid."
+
+
+class ArchiveError(BadRequest):
+    code = "invalid_backup"
+    default_message = "The backup archive is invalid."

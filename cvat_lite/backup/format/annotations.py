@@ -1,0 +1,218 @@
+"""annotations.json: one entry per job, CVAT's objects with labels and attributes by name."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cvat_lite.backup.format.base import (
+    ANNOTATIONS_JSON,
+    NOT_LIST,
+    REQUIRED,
+    SHAPE_TYPES,
+    TOO_LONG,
+    WRONG_TYPE,
+    Fields,
+    is_int,
+)
+from cvat_lite.backup.format.task import LabelSpec
+from cvat_lite.errors import ArchiveError
+from cvat_lite.media.paths import shown
+
+MAX_ATTRIBUTE_VALUE = 4096
+MAX_SOURCE = 64
+
+JOB_COUNT = "{what}: expected one entry per job of task.json ({jobs}), found {count}."
+LABEL_UNDEFINED = "{what}: label {name} is not defined."
+SUBLABEL_UNDEFINED = "{what}: label {name} is not a sublabel of {parent}."
+ATTRIBUTE_UNDEFINED = "{what}: attribute {name} is not defined for label {label}."
+ELEMENTS_NOT_ALLOWED = "{what}: {field} must be empty: elements cannot have elements."
+
+
+@dataclass
+class JobAnnotationsSpec:
+    """One job's annotations in CVAT's backup shape: labels and attributes by name, each object
+    with CVAT's keys in CVAT's order (see ``_Annotations``)."""
+
+    version: int = 0
+    tags: list[dict[str, Any]] = field(default_factory=list)
+    shapes: list[dict[str, Any]] = field(default_factory=list)
+    tracks: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _LabelIndex:
+    attributes: frozenset[str]
+    sublabels: Mapping[str, _LabelIndex]
+
+
+def _index(labels: list[LabelSpec]) -> dict[str, _LabelIndex]:
+    return {
+        label.name: _LabelIndex(
+            attributes=frozenset(a.name for a in label.attributes),
+            sublabels=_index(label.sublabels),
+        )
+        for label in labels
+    }
+
+
+_Named = tuple[str, _LabelIndex]  # a label's name and what it defines
+
+
+class _Annotations:
+    """Reads one job's objects, resolving label and attribute names against the task's."""
+
+    def __init__(self, what: str, labels: list[LabelSpec]):
+        self.what = what
+        self.labels = _index(labels)
+
+    def label(self, obj: Fields, parent: _Named | None) -> _Named:
+        name = obj.string("label", empty=False)
+        known = self.labels if parent is None else parent[1].sublabels
+        if name not in known:
+            if parent is None:
+                raise ArchiveError(LABEL_UNDEFINED.format(what=self.what, name=shown(name)))
+            message = SUBLABEL_UNDEFINED.format(
+                what=self.what, name=shown(name), parent=shown(parent[0])
+            )
+            raise ArchiveError(message)
+        return name, known[name]
+
+    def attributes(self, obj: Fields, label: _Named) -> list[dict[str, str]]:
+        result = []
+        for attr in obj.objects("attributes", []):
+            name = attr.string("name", empty=False)
+            if name not in label[1].attributes:
+                raise ArchiveError(
+                    ATTRIBUTE_UNDEFINED.format(
+                        what=self.what, name=shown(name), label=shown(label[0])
+                    )
+                )
+            value = attr.get("value", REQUIRED)
+            if is_int(value) or isinstance(value, float):  # CVAT's CharField takes numbers
+                value = str(value)
+            if not isinstance(value, str):
+                raise attr.fail(WRONG_TYPE, "value", kind="a string")
+            if len(value) > MAX_ATTRIBUTE_VALUE:
+                raise attr.fail(TOO_LONG, "value", limit=MAX_ATTRIBUTE_VALUE)
+            result.append({"value": value, "name": name})
+        return result
+
+    def common(self, obj: Fields) -> dict[str, Any]:
+        return {
+            "frame": obj.integer("frame"),
+            "group": obj.integer("group", 0),
+            "source": obj.string("source", "manual", limit=MAX_SOURCE),
+        }
+
+    def geometry(self, obj: Fields) -> dict[str, Any]:
+        points = obj.items("points", [])
+        for index, point in enumerate(points):
+            if not (is_int(point) or isinstance(point, float)) or not math.isfinite(point):
+                raise obj.fail(WRONG_TYPE, f"points[{index}]", kind="a number")
+        return {
+            "type": obj.choice("type", SHAPE_TYPES),
+            "occluded": obj.boolean("occluded", False),
+            "outside": obj.boolean("outside", False),
+            "z_order": obj.integer("z_order", 0, minimum=-(2**31)),
+            "rotation": obj.number("rotation", 0.0, minimum=0, maximum=360),
+            "points": points,
+        }
+
+    def tag(self, obj: Fields) -> dict[str, Any]:
+        label = self.label(obj, None)
+        return {**self.common(obj), "attributes": self.attributes(obj, label), "label": label[0]}
+
+    def shape(self, obj: Fields, parent: _Named | None = None) -> dict:
+        label = self.label(obj, parent)
+        result = {**self.geometry(obj), **self.common(obj)}
+        result["attributes"] = self.attributes(obj, label)
+        result |= self.elements(obj, parent, label, self.shape)
+        result["label"] = label[0]
+        return result
+
+    def track(self, obj: Fields, parent: _Named | None = None) -> dict:
+        label = self.label(obj, parent)
+        result = self.common(obj)
+        result["shapes"] = [
+            {
+                **self.geometry(shape),
+                "frame": shape.integer("frame"),
+                "attributes": self.attributes(shape, label),
+            }
+            for shape in obj.objects("shapes", [])
+        ]
+        result["attributes"] = self.attributes(obj, label)
+        result |= self.elements(obj, parent, label, self.track)
+        result["label"] = label[0]
+        return result
+
+    def elements(
+        self,
+        obj: Fields,
+        parent: _Named | None,
+        label: _Named,
+        read: Callable[[Fields, _Named], dict],
+    ) -> dict[str, Any]:
+        """``{"elements": [...]}`` for a top-level object (a skeleton's parts, read with
+        ``read`` against the label's sublabels); nothing for an element, which has none."""
+        elements = list(obj.objects("elements", []))
+        if parent is None:
+            return {"elements": [read(element, label) for element in elements]}
+        if elements:
+            raise obj.fail(ELEMENTS_NOT_ALLOWED, "elements")
+        return {}
+
+
+def parse_annotations_json(
+    obj: Any, *, labels: list[LabelSpec], job_count: int, what: str = ANNOTATIONS_JSON
+) -> list[JobAnnotationsSpec]:
+    """One ``JobAnnotationsSpec`` per job of task.json, in the same order. Every label,
+    sublabel (of skeleton elements) and attribute named must be defined in ``labels``; frames
+    are integers >= 0 (their range is the importer's check, see ``max_frame``)."""
+    if not isinstance(obj, list):
+        raise ArchiveError(NOT_LIST.format(what=what))
+    if len(obj) != job_count:
+        raise ArchiveError(JOB_COUNT.format(what=what, count=len(obj), jobs=job_count))
+    reader = _Annotations(what, labels)
+    jobs = []
+    for index, item in enumerate(obj):
+        job = Fields(what, f"[{index}]", item)
+        jobs.append(
+            JobAnnotationsSpec(
+                version=job.integer("version", 0),
+                tags=[reader.tag(tag) for tag in job.objects("tags", [])],
+                shapes=[reader.shape(shape) for shape in job.objects("shapes", [])],
+                tracks=[reader.track(track) for track in job.objects("tracks", [])],
+            )
+        )
+    return jobs
+
+
+def build_annotations_json(jobs: list[JobAnnotationsSpec]) -> list[dict[str, Any]]:
+    """annotations.json: one ``{version, tags, shapes, tracks}`` entry per job."""
+    return [
+        {"version": job.version, "tags": job.tags, "shapes": job.shapes, "tracks": job.tracks}
+        for job in jobs
+    ]
+
+
+def _frames_of(obj: Mapping[str, Any]) -> Iterator[int]:
+    yield obj["frame"]
+    for shape in obj.get("shapes", ()):
+        yield shape["frame"]
+    for element in obj.get("elements", ()):
+        yield from _frames_of(element)
+
+
+def max_frame(job: JobAnnotationsSpec) -> int | None:
+    """The largest frame any object of the job touches (None for a job without objects)."""
+    frames = (
+        frame
+        for kind in (job.tags, job.shapes, job.tracks)
+        for obj in kind
+        for frame in _frames_of(obj)
+    )
+    return max(frames, default=None)

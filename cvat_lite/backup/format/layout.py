@@ -1,0 +1,122 @@
+"""The members of a task inside a backup archive, and reading its JSON documents."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cvat_lite.backup.archive import ArchiveReader, load_json
+from cvat_lite.backup.format.annotations import JobAnnotationsSpec, parse_annotations_json
+from cvat_lite.backup.format.base import (
+    ANNOTATIONS_JSON,
+    DATA_DIR,
+    MANIFEST,
+    PROJECT_JSON,
+    TASK_FOLDER,
+    TASK_JSON,
+)
+from cvat_lite.backup.format.task import ProjectSpec, TaskSpec, parse_project_json, parse_task_json
+from cvat_lite.errors import ArchiveError, ManifestError
+from cvat_lite.media.manifest import read_manifest
+from cvat_lite.media.paths import shown
+
+NO_MEMBER = "The archive has no {name}."
+NOT_A_PROJECT = "The archive has no project.json: it is not a project backup."
+LIGHTWEIGHT_EXTRA = "A lightweight backup may only contain {manifest}; found {name}."
+MISSING_MEDIA = "The backup says it is full but lacks media: {name}."
+EXPECTED_LIGHTWEIGHT = "The backup is a full one; a lightweight backup was expected."
+EXPECTED_FULL = "The backup is a lightweight one; a full backup was expected."
+
+_TASK_FOLDER = re.compile(r"task_(0|[1-9][0-9]{0,8})/")
+
+
+@dataclass
+class TaskLayout:
+    prefix: str  # "" for a task backup, "task_<i>/" inside a project backup
+    spec: TaskSpec
+    image_count: int  # image entries in the manifest (repeated honeypot images counted)
+
+    @property
+    def lightweight(self) -> bool:
+        return self.spec.lightweight
+
+
+def task_folder(index: int) -> str:
+    return TASK_FOLDER.format(index=index)
+
+
+def task_folders(reader: ArchiveReader) -> list[str]:
+    """The ``task_<i>/`` folders of a project archive, by increasing ``i`` (as CVAT reads
+    them)."""
+    found = {
+        int(match.group(1)): match.group(0)
+        for name in reader.names()
+        if (match := _TASK_FOLDER.match(name))
+    }
+    return [found[index] for index in sorted(found)]
+
+
+def _require(reader: ArchiveReader, name: str) -> None:
+    if not reader.has(name):
+        raise ArchiveError(NO_MEMBER.format(name=name), extra={"member": name})
+
+
+def read_task_json(reader: ArchiveReader, prefix: str = "") -> TaskSpec:
+    name = prefix + TASK_JSON
+    _require(reader, name)
+    data = reader.read_bytes(name, limit=reader.limits.max_task_json_size)
+    return parse_task_json(load_json(data, what=name), what=name)
+
+
+def read_annotations_json(
+    reader: ArchiveReader, prefix: str = "", *, spec: TaskSpec
+) -> list[JobAnnotationsSpec]:
+    name = prefix + ANNOTATIONS_JSON
+    _require(reader, name)
+    data = reader.read_bytes(name, limit=reader.limits.max_annotations_size)
+    return parse_annotations_json(
+        load_json(data, what=name), labels=spec.labels, job_count=len(spec.jobs), what=name
+    )
+
+
+def read_project_json(reader: ArchiveReader) -> ProjectSpec:
+    if not reader.has(PROJECT_JSON):
+        raise ArchiveError(NOT_A_PROJECT, extra={"member": PROJECT_JSON})
+    data = reader.read_bytes(PROJECT_JSON, limit=reader.limits.max_task_json_size)
+    return parse_project_json(load_json(data, what=PROJECT_JSON))
+
+
+def check_task_layout(
+    reader: ArchiveReader, prefix: str = "", *, lightweight_expected: bool | None = None
+) -> TaskLayout:
+    """Check the members of the task at ``prefix`` and return its parsed task.json.
+
+    task.json, annotations.json and data/manifest.jsonl must be there; the manifest is read
+    (every line validated; repeated images allowed: CVAT's honeypots). A lightweight backup
+    (``data.storage == "cloud_storage"``) has nothing else under ``data/``; a full one has
+    every image the manifest names at ``data/<path>``. Other members (CVAT's ``task/``,
+    ``annotation_guide.md``, ``assets/``, related images) are tolerated and ignored."""
+    for name in (TASK_JSON, ANNOTATIONS_JSON, MANIFEST):
+        _require(reader, prefix + name)
+    spec = read_task_json(reader, prefix)
+    if lightweight_expected is not None and spec.lightweight != lightweight_expected:
+        raise ArchiveError(EXPECTED_LIGHTWEIGHT if lightweight_expected else EXPECTED_FULL)
+    data_dir, manifest = prefix + DATA_DIR, prefix + MANIFEST
+    if spec.lightweight:
+        extra = sorted(n for n in reader.names() if n.startswith(data_dir) and n != manifest)
+        if extra:
+            message = LIGHTWEIGHT_EXTRA.format(manifest=manifest, name=shown(extra[0]))
+            raise ArchiveError(message, extra={"member": extra[0]})
+    count = 0
+    with reader.open(manifest) as stream:
+        try:
+            for entry in read_manifest(stream, allow_duplicates=True):
+                count += 1
+                media = data_dir + entry.path
+                if not spec.lightweight and not reader.has(media):
+                    message = MISSING_MEDIA.format(name=shown(media))
+                    raise ArchiveError(message, extra={"member": media})
+        except ManifestError as error:
+            error.extra["member"] = manifest
+            raise
+    return TaskLayout(prefix=prefix, spec=spec, image_count=count)

@@ -1,0 +1,393 @@
+"""Labels, task.json and project.json: typed specs, strict parsing, CVAT-ordered building."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cvat_lite.backup.format.base import (
+    FORMAT_VERSION,
+    PROJECT_JSON,
+    SHAPE_TYPES,
+    TASK_JSON,
+    Fields,
+    check_version,
+    root,
+)
+from cvat_lite.errors import ArchiveError, BadRequest
+from cvat_lite.media.paths import path_problem, shown
+from cvat_lite.media.selection import SORTING_METHODS, parse_frame_filter
+
+STORAGES = ("local", "share", "cloud_storage")
+LIGHTWEIGHT_STORAGE = "cloud_storage"
+STATUSES = ("annotation", "validation", "completed")
+STAGES = ("annotation", "validation", "acceptance")
+STATES = ("new", "in progress", "rejected", "completed")
+JOB_TYPES = ("annotation", "ground_truth", "consensus_replica")
+LABEL_TYPES = ("any", *SHAPE_TYPES, "tag")
+INPUT_TYPES = ("checkbox", "radio", "number", "text", "select")
+PROVIDER_TYPES = ("AWS_S3_BUCKET", "AZURE_CONTAINER", "GOOGLE_CLOUD_STORAGE")
+CHUNK_TYPES = ("imageset", "video")
+STORAGE_METHODS = ("cache", "file_system")
+# The database's column sizes (cvat_lite.engine.models), so an import never fails half-way.
+MAX_NAME = 256
+MAX_LABEL_NAME = 64
+MAX_COLOR = 8
+MAX_SUBSET = 64
+MAX_BUG_TRACKER = 2000
+MAX_DEFAULT_VALUE = 128
+MAX_PREFIX = 1024
+MAX_FRAME_FILTER = 256
+
+BAD_FRAME_FILTER = "{what}: {field} must be empty or 'step=N'."
+BAD_FILE = "{what}: {field} {reason}."
+STOP_BEFORE_START = "{what}: {field} is before the start frame."
+FRAME_OUT_OF_RANGE = "{what}: {field} is outside the task's frames 0..{last}."
+NO_ANNOTATION_JOB = "{what}: 'jobs' must list at least one annotation job."
+DUPLICATE_LABEL = "{what}: the label {name} is defined more than once."
+DUPLICATE_ATTRIBUTE = "{what}: the label {label} defines the attribute {name} more than once."
+SUBLABELS_NOT_ALLOWED = "{what}: {field} must be empty: only skeleton labels have sublabels."
+
+
+# --- specs -------------------------------------------------------------------------------------
+
+
+@dataclass
+class AttributeSpec:
+    name: str
+    input_type: str
+    mutable: bool = False
+    default_value: str = ""
+    values: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LabelSpec:
+    name: str
+    color: str = ""
+    type: str = "any"
+    attributes: list[AttributeSpec] = field(default_factory=list)
+    sublabels: list[LabelSpec] = field(default_factory=list)
+    svg: str = ""  # a skeleton's layout, sublabels referenced as data-label-name="<name>"
+
+
+@dataclass
+class DataSpec:
+    chunk_size: int | None
+    image_quality: int
+    start_frame: int
+    stop_frame: int
+    frame_filter: str = ""
+    sorting_method: str = "lexicographical"
+    deleted_frames: list[int] = field(default_factory=list)
+    storage: str = "local"
+    storage_method: str = "cache"
+    chunk_type: str = "imageset"
+    custom_segments: bool = False
+    validation_layout: dict[str, Any] | None = None  # CVAT's, kept as it is
+
+    @property
+    def step(self) -> int:
+        return parse_frame_filter(self.frame_filter)
+
+    @property
+    def frame_count(self) -> int:
+        """The task's frames (0..frame_count-1): the manifest's images start_frame..stop_frame,
+        every ``step``-th."""
+        return len(range(self.start_frame, self.stop_frame + 1, self.step))
+
+
+@dataclass
+class JobSpec:
+    start_frame: int
+    stop_frame: int
+    status: str = "annotation"
+    type: str = "annotation"
+    files: list[str] | None = None  # custom segments / ground-truth pools: the job's files
+    frames: list[int] | None = None  # ground-truth jobs of older backups: the job's frames
+    stage: str | None = None
+    state: str | None = None
+
+
+@dataclass
+class OriginSpec:
+    """Where a lightweight backup's media are: never an id, never a credential."""
+
+    provider_type: str
+    resource: str
+    prefix: str = ""
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    labels: list[LabelSpec]
+    data: DataSpec
+    jobs: list[JobSpec]
+    version: str = FORMAT_VERSION
+    bug_tracker: str = ""
+    status: str = "annotation"
+    subset: str = ""
+    consensus_replicas: int = 0
+    origin: OriginSpec | None = None  # lightweight backups only
+    extra: dict[str, Any] = field(default_factory=dict)  # unknown top-level keys
+
+    @property
+    def lightweight(self) -> bool:
+        return self.data.storage == LIGHTWEIGHT_STORAGE
+
+
+@dataclass
+class ProjectSpec:
+    name: str
+    labels: list[LabelSpec]
+    version: str = FORMAT_VERSION
+    bug_tracker: str = ""
+    status: str = "annotation"
+
+
+# --- labels ------------------------------------------------------------------------------------
+
+
+def _attribute(obj: Fields) -> AttributeSpec:
+    return AttributeSpec(
+        name=obj.string("name", limit=MAX_LABEL_NAME, empty=False),
+        input_type=obj.choice("input_type", INPUT_TYPES),
+        mutable=obj.boolean("mutable", False),
+        default_value=obj.string("default_value", "", limit=MAX_DEFAULT_VALUE),
+        values=obj.strings("values", []),
+    )
+
+
+def _label(obj: Fields, *, sublabel: bool = False) -> LabelSpec:
+    label = LabelSpec(
+        name=obj.string("name", limit=MAX_LABEL_NAME, empty=False),
+        color=obj.string("color", "", limit=MAX_COLOR),
+        type=obj.choice("type", LABEL_TYPES, "any"),
+        attributes=[_attribute(item) for item in obj.objects("attributes", [])],
+        svg=obj.string("svg", ""),
+    )
+    _unique(obj.what, (a.name for a in label.attributes), DUPLICATE_ATTRIBUTE, label=label.name)
+    sublabels = list(obj.objects("sublabels", []))
+    if sublabels and (sublabel or label.type != "skeleton"):
+        raise obj.fail(SUBLABELS_NOT_ALLOWED, "sublabels")
+    label.sublabels = [_label(item, sublabel=True) for item in sublabels]
+    _unique(obj.what, (s.name for s in label.sublabels), DUPLICATE_LABEL)
+    return label
+
+
+def _unique(what: str, names: Iterator[str], message: str, **values: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            shown_values = {key: shown(value) for key, value in values.items()}
+            raise ArchiveError(message.format(what=what, name=shown(name), **shown_values))
+        seen.add(name)
+
+
+def _labels(doc: Fields) -> list[LabelSpec]:
+    labels = [_label(item) for item in doc.objects("labels")]
+    _unique(doc.what, (label.name for label in labels), DUPLICATE_LABEL)
+    return labels
+
+
+def _label_json(label: LabelSpec) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "name": label.name,
+        "color": label.color,
+        "attributes": [
+            {
+                "name": a.name,
+                "mutable": a.mutable,
+                "input_type": a.input_type,
+                "default_value": a.default_value,
+                "values": list(a.values),
+            }
+            for a in label.attributes
+        ],
+        "type": label.type,
+    }
+    if label.svg:
+        result["svg"] = label.svg
+    result["sublabels"] = [_label_json(sublabel) for sublabel in label.sublabels]
+    return result
+
+
+# --- task.json ---------------------------------------------------------------------------------
+
+# The top-level keys read into TaskSpec's fields; any other goes to TaskSpec.extra.
+_TASK_KEYS = frozenset(
+    {"version", "name", "bug_tracker", "status", "subset", "labels", "consensus_replicas"}
+    | {"data", "jobs", "cloud_storage"}
+)
+
+
+def _data(obj: Fields) -> DataSpec:
+    data = DataSpec(
+        chunk_size=obj.maybe("chunk_size", lambda key: obj.integer(key, minimum=1)),
+        image_quality=obj.integer("image_quality", minimum=0, maximum=100),
+        start_frame=obj.integer("start_frame"),
+        stop_frame=obj.integer("stop_frame"),
+        frame_filter=obj.string("frame_filter", "", limit=MAX_FRAME_FILTER),
+        sorting_method=obj.choice("sorting_method", SORTING_METHODS, "lexicographical"),
+        deleted_frames=obj.frames("deleted_frames", []),
+        storage=obj.choice("storage", STORAGES),
+        storage_method=obj.choice("storage_method", STORAGE_METHODS, "cache"),
+        chunk_type=obj.choice("chunk_type", CHUNK_TYPES, "imageset"),
+        custom_segments=obj.boolean("custom_segments", False),
+        validation_layout=obj.maybe("validation_layout", lambda key: obj.child(key).value),
+    )
+    if data.stop_frame < data.start_frame:
+        raise obj.fail(STOP_BEFORE_START, "stop_frame")
+    try:
+        parse_frame_filter(data.frame_filter)
+    except BadRequest:
+        raise obj.fail(BAD_FRAME_FILTER, "frame_filter") from None
+    for index, frame in enumerate(data.deleted_frames):
+        _check_frame(obj, f"deleted_frames[{index}]", frame, data.frame_count)
+    return data
+
+
+def _check_frame(obj: Fields, key: str, frame: int, count: int) -> None:
+    if frame >= count:
+        raise obj.fail(FRAME_OUT_OF_RANGE, key, last=count - 1)
+
+
+def _job(obj: Fields, frame_count: int) -> JobSpec:
+    job = JobSpec(
+        start_frame=obj.integer("start_frame"),
+        stop_frame=obj.integer("stop_frame"),
+        status=obj.choice("status", STATUSES),
+        type=obj.choice("type", JOB_TYPES, "annotation"),
+        files=obj.maybe("files", obj.strings),
+        frames=obj.maybe("frames", obj.frames),
+        stage=obj.maybe("stage", lambda key: obj.choice(key, STAGES)),
+        state=obj.maybe("state", lambda key: obj.choice(key, STATES)),
+    )
+    if job.stop_frame < job.start_frame:
+        raise obj.fail(STOP_BEFORE_START, "stop_frame")
+    _check_frame(obj, "stop_frame", job.stop_frame, frame_count)
+    for index, frame in enumerate(job.frames or []):
+        _check_frame(obj, f"frames[{index}]", frame, frame_count)
+    for index, name in enumerate(job.files or []):
+        if (reason := path_problem(name)) is not None:
+            raise obj.fail(BAD_FILE, f"files[{index}]", reason=reason)
+    return job
+
+
+def _origin(obj: Fields) -> OriginSpec:
+    return OriginSpec(
+        provider_type=obj.choice("provider_type", PROVIDER_TYPES),
+        resource=obj.string("resource", empty=False, limit=MAX_NAME),
+        prefix=obj.string("prefix", "", limit=MAX_PREFIX),
+    )
+
+
+def parse_task_json(obj: Any, *, what: str = TASK_JSON) -> TaskSpec:
+    """The task described by a task.json document (see the module docstring)."""
+    doc = root(obj, what)
+    version = check_version(doc)
+    data = _data(doc.child("data"))
+    origin = doc.maybe("cloud_storage", lambda key: _origin(doc.child(key)))
+    spec = TaskSpec(
+        version=version,
+        name=doc.string("name", limit=MAX_NAME, empty=False),
+        bug_tracker=doc.string("bug_tracker", "", limit=MAX_BUG_TRACKER),
+        status=doc.choice("status", STATUSES, "annotation"),
+        subset=doc.string("subset", "", limit=MAX_SUBSET),
+        labels=_labels(doc),
+        consensus_replicas=doc.integer("consensus_replicas", 0),
+        data=data,
+        jobs=[_job(job, data.frame_count) for job in doc.objects("jobs")],
+        origin=origin if data.storage == LIGHTWEIGHT_STORAGE else None,
+        extra={key: value for key, value in obj.items() if key not in _TASK_KEYS},
+    )
+    if not any(job.type == "annotation" for job in spec.jobs):
+        raise ArchiveError(NO_ANNOTATION_JOB.format(what=what))
+    return spec
+
+
+def _data_json(data: DataSpec) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "chunk_size": data.chunk_size,
+        "image_quality": data.image_quality,
+        "start_frame": data.start_frame,
+        "stop_frame": data.stop_frame,
+    }
+    if data.frame_filter:
+        result["frame_filter"] = data.frame_filter
+    result |= {
+        "storage_method": data.storage_method,
+        "sorting_method": data.sorting_method,
+        "chunk_type": data.chunk_type,
+        "deleted_frames": list(data.deleted_frames),
+    }
+    if data.custom_segments:
+        result["custom_segments"] = True
+    if data.validation_layout is not None:
+        result["validation_layout"] = data.validation_layout
+    result["storage"] = data.storage
+    return result
+
+
+def _job_json(job: JobSpec) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "status": job.status,
+        "type": job.type,
+        "start_frame": job.start_frame,
+        "stop_frame": job.stop_frame,
+    }
+    optional = {"frames": job.frames, "files": job.files, "stage": job.stage, "state": job.state}
+    result |= {key: value for key, value in optional.items() if value is not None}
+    return result
+
+
+def build_task_json(spec: TaskSpec) -> dict[str, Any]:
+    """task.json for ``spec``, in CVAT's key order. The origin block is written only for a
+    lightweight backup (``data.storage == "cloud_storage"``)."""
+    result: dict[str, Any] = {
+        "name": spec.name,
+        "bug_tracker": spec.bug_tracker,
+        "status": spec.status,
+        "subset": spec.subset,
+        "labels": [_label_json(label) for label in spec.labels],
+    }
+    if spec.consensus_replicas:
+        result["consensus_replicas"] = spec.consensus_replicas
+    result["version"] = spec.version
+    result["data"] = _data_json(spec.data)
+    result["jobs"] = [_job_json(job) for job in spec.jobs]
+    if spec.lightweight and spec.origin is not None:
+        origin = spec.origin
+        result["cloud_storage"] = {
+            "provider_type": origin.provider_type,
+            "resource": origin.resource,
+            "prefix": origin.prefix,
+        }
+    result |= {key: value for key, value in spec.extra.items() if key not in _TASK_KEYS}
+    return result
+
+
+# --- project.json ------------------------------------------------------------------------------
+
+
+def parse_project_json(obj: Any, *, what: str = PROJECT_JSON) -> ProjectSpec:
+    doc = root(obj, what)
+    return ProjectSpec(
+        version=check_version(doc),
+        name=doc.string("name", limit=MAX_NAME, empty=False),
+        bug_tracker=doc.string("bug_tracker", "", limit=MAX_BUG_TRACKER),
+        status=doc.choice("status", STATUSES, "annotation"),
+        labels=_labels(doc),
+    )
+
+
+def build_project_json(spec: ProjectSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "bug_tracker": spec.bug_tracker,
+        "status": spec.status,
+        "labels": [_label_json(label) for label in spec.labels],
+        "version": spec.version,
+    }

@@ -1,0 +1,39 @@
+"""Size limits for reading backup archives (SPEC 9: "limits are settings with documented
+defaults").
+
+The defaults are generous for real tasks and small enough to stop a ZIP bomb or a memory
+exhaustion attempt before anything is extracted. The importer builds ``Limits`` from settings;
+tests pass small ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    # Members in the archive, directory entries included. A 100,000-image full backup has
+    # ~100,004; a project of many such tasks stays well below.
+    max_members: int = 2_000_000
+    # Uncompressed size of any one member (one image, annotations.json, ...).
+    max_member_size: int = 2 * GiB
+    # Uncompressed size of all members together.
+    max_total_size: int = 50 * GiB
+    # Largest allowed uncompressed:compressed ratio, for each member larger than
+    # ``ratio_threshold`` (tiny members compress absurdly well and are harmless) and for the
+    # archive as a whole (its content against the file's size on disk). JSON deflates ~10:1;
+    # deflate cannot exceed ~1032:1; a ZIP bomb is far above 200:1.
+    max_ratio: int = 200
+    ratio_threshold: int = 1 * MiB
+    # annotations.json is read whole and parsed, so its size bounds the parser's memory.
+    max_annotations_size: int = 512 * MiB
+    # task.json and project.json, read whole too. Larger than labels need: with custom
+    # segments or a ground-truth pool, CVAT lists every frame's file name in each job.
+    max_task_json_size: int = 64 * MiB
+    # UTF-8 bytes of a member's name: ``task_<i>/data/`` + an object key of up to 1,024 bytes.
+    max_name_length: int = 1280
