@@ -214,6 +214,8 @@ class Label(models.Model):
     name = models.CharField(max_length=64)
     color = models.CharField(max_length=8, blank=True, default="")
     type = models.CharField(max_length=32, choices=LabelType.choices, default=LabelType.ANY)
+    # A skeleton's layout (CVAT's ``svg``); empty for other label types.
+    svg = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["id"]
