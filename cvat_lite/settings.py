@@ -46,6 +46,9 @@ ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver
 DATA_DIR = Path(_env("DATA_DIR") or BASE_DIR / "var" / "data").resolve()
 SHARE_ROOT = Path(_env("SHARE_ROOT") or DATA_DIR / "share").resolve()
 EXPORT_TTL = _env_int("EXPORT_TTL", 24 * 3600)
+# Media objects downloaded at once while a full backup of a cloud task is written (each is
+# held in memory, up to 8 MiB, or spooled to a temporary file).
+BACKUP_FETCH_CONCURRENCY = _env_int("BACKUP_FETCH_CONCURRENCY", 8)
 # SPEC 4.4: comma-separated host:port patterns for user-supplied cloud endpoints. The embedded
 # development default allows loopback only; a production deployment allows nothing unless
 # configured.
@@ -59,6 +62,14 @@ MAX_ACCESS_TOKENS_PER_USER = _env_int("MAX_ACCESS_TOKENS_PER_USER", 50)
 # Limits for uploads and task data (documented in the README).
 MAX_UPLOAD_SIZE = _env_int("MAX_UPLOAD_SIZE", 4 * 1024**3)
 MAX_TASK_IMAGES = _env_int("MAX_TASK_IMAGES", 1_000_000)
+# Limits for reading backup archives on import (SPEC 9); the defaults are those of
+# cvat_lite.backup.limits.Limits (its docstring says why). Sizes are uncompressed bytes.
+BACKUP_MAX_MEMBERS = _env_int("BACKUP_MAX_MEMBERS", 2_000_000)
+BACKUP_MAX_MEMBER_SIZE = _env_int("BACKUP_MAX_MEMBER_SIZE", 2 * 1024**3)
+BACKUP_MAX_TOTAL_SIZE = _env_int("BACKUP_MAX_TOTAL_SIZE", 50 * 1024**3)
+BACKUP_MAX_RATIO = _env_int("BACKUP_MAX_RATIO", 200)
+BACKUP_MAX_ANNOTATIONS_SIZE = _env_int("BACKUP_MAX_ANNOTATIONS_SIZE", 512 * 1024**2)
+BACKUP_MAX_TASK_JSON_SIZE = _env_int("BACKUP_MAX_TASK_JSON_SIZE", 64 * 1024**2)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -73,6 +84,7 @@ INSTALLED_APPS = [
     "django_rq",
     "cvat_lite.engine",
     "cvat_lite.requests",
+    "cvat_lite.uploads",
 ]
 
 MIDDLEWARE = [
@@ -89,6 +101,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "cvat_lite.urls"
 WSGI_APPLICATION = "cvat_lite.wsgi.application"
 APPEND_SLASH = False
+# The SDK sends up to 100 MiB of small files in one Upload-Multiple request; MAX_UPLOAD_SIZE
+# bounds uploads instead of Django's per-request file count.
+DATA_UPLOAD_MAX_NUMBER_FILES = None
 
 TEMPLATES = [
     {

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.db import DatabaseError
 from django.http import Http404
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -81,6 +82,8 @@ def handle_exception(exc: Exception, context: dict) -> Response | None:
         status, body = 404, error_body("not_found", errors.NotFound.default_message)
     elif isinstance(exc, DjangoPermissionDenied):
         status, body = 403, error_body("permission_denied", errors.PermissionDenied.default_message)
+    elif isinstance(exc, SuspiciousOperation):
+        status, body = 400, error_body("bad_request", "The request was refused as malformed.")
     elif isinstance(exc, BACKEND_ERRORS):
         logger.error("Backend unavailable: %s", type(exc).__name__)
         unavailable = errors.ServiceUnavailable()

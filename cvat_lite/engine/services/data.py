@@ -1,0 +1,663 @@
+"""Task data: validating a ``POST /api/tasks/{id}/data`` and building the data in a worker.
+
+Where the media come from is derived, never taken from the client: ``cloud_storage_id`` →
+``cloud_storage`` (``server_files`` are object keys, folders end with "/", at most one
+``*.jsonl`` manifest), ``server_files`` without it → ``share`` (paths under ``SHARE_ROOT``, read
+in place at frame time; ``copy_data`` copies them into the task instead, making it ``local``),
+uploaded ``client_files`` → ``local`` (saved in ``DATA_DIR/tasks/<id>/raw``).
+
+The worker (``task_data_create_job``) lists the media, applies ``filename_pattern`` /
+``server_files_exclude``, sorts, checks the frame range, learns each image's size — from the
+manifest when there is one (no media is read), else from the image's first bytes — and writes
+Data, one Image row per sorted media file (the task's manifest), and the jobs, in one
+transaction. A failure leaves no row and no file behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import posixpath
+import secrets
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from cvat_lite import errors
+from cvat_lite.engine.cloud import provider_for
+from cvat_lite.engine.models import CloudStorage, Data, Image, StorageChoice, Task
+from cvat_lite.engine.selectors import visible
+from cvat_lite.engine.services.jobs import segments_create
+from cvat_lite.media import images
+from cvat_lite.media.cache import media_cache_drop
+from cvat_lite.media.formats import IMAGE_EXTENSIONS, is_image_key
+from cvat_lite.media.frames import (
+    CloudSource,
+    DirectorySource,
+    MediaSource,
+    local_media_root,
+)
+from cvat_lite.media.manifest import manifest_dir, read_manifest, relative_key
+from cvat_lite.media.paths import safe_join, shown, validate_relative_path
+from cvat_lite.media.selection import (
+    STOP_BEFORE_START,
+    filter_keys,
+    frame_range,
+    parse_frame_filter,
+    sort_keys,
+)
+from cvat_lite.requests.models import Request, RequestAction
+from cvat_lite.requests.services import ACTIVE_STATUSES, RequestSpec, reconcile, request_submit
+
+JOB_FUNC = "cvat_lite.engine.services.data.task_data_create_job"
+DEFAULT_CHUNK_SIZE = 36
+MAX_CHUNK_SIZE = 1000
+HEADER_READS = (64 * 1024, 1024 * 1024)  # then the whole file
+SIZE_WORKERS = 8
+BATCH_SIZE = 2000
+MANIFEST_SUFFIX = ".jsonl"
+
+MSG_HAS_DATA = "The task already has data; adding more is not supported."
+MSG_CREATE_RUNNING = "The data of this task are already being created."
+MSG_NO_FILES = (
+    "No media given: upload client_files, or name server_files (object keys with "
+    "cloud_storage_id, else paths in the share)."
+)
+MSG_MIXED = "Send either client_files or server_files, not both."
+MSG_CLOUD_WITH_UPLOADS = "cloud_storage_id cannot be used with uploaded client_files."
+MSG_CLOUD_STORAGE = "Cloud storage {id} does not exist or is not visible to you."
+MSG_SHARE_MISSING = "The share has no file or folder {path}."
+MSG_MANY_MANIFESTS = "At most one manifest file (*.jsonl) can be given, got {count}."
+MSG_NOT_IMAGE = "{path} is not a supported image; supported extensions: {extensions}."
+MSG_BAD_IMAGE = "{path} is not a supported image, or it is corrupt."
+MSG_IMAGE_TOO_LARGE = "{path}: {reason}"
+MSG_NO_IMAGES = "No images were found in the given files."
+MSG_TOO_MANY = "The task would have {count} images; the limit is {limit}."
+MSG_NOT_IN_MANIFEST = "The object {key} is not listed in the manifest {manifest}."
+MSG_UPLOAD_TOO_LARGE = "The uploaded files exceed the limit of {limit} bytes."
+MSG_UPLOAD_ORDER = "upload_file_order must name every uploaded file exactly once."
+MSG_DUPLICATE_UPLOAD = "The file {name} was uploaded more than once."
+MSG_TASK_GONE = "The task was deleted before its data could be created."
+MSG_STORAGE_GONE = "The cloud storage was deleted before the task data could be created."
+MSG_CREATED = "The task data were created: {size} frames."
+MSG_NOT_CLOUD = "The task's media are not in a cloud storage; there is no storage link to change."
+MSG_RELINK_UNAVAILABLE = "Attaching a cloud storage to a task is not supported yet."
+MSG_DELETED_FRAME = "deleted_frames: frame {frame} is not in {first}..{last}."
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """The validated body of a data request (JSON-serialisable: it is the job's kwargs)."""
+
+    server_files: list[str] = field(default_factory=list)
+    cloud_storage_id: int | None = None
+    image_quality: int = 70
+    chunk_size: int | None = None
+    start_frame: int = 0
+    stop_frame: int | None = None  # None: to the last frame (CVAT's stop_frame=0)
+    frame_filter: str = ""
+    sorting_method: str = "lexicographical"
+    filename_pattern: str | None = None
+    server_files_exclude: list[str] = field(default_factory=list)
+    upload_file_order: list[str] = field(default_factory=list)
+    copy_data: bool = False
+    seed: int | None = None
+
+
+# --- before queueing ---------------------------------------------------------------------------
+
+
+def _check_no_data(task: Task) -> None:
+    if task.data_id is not None:
+        raise errors.BadRequest(MSG_HAS_DATA, code="task_has_data")
+    for request in Request.objects.filter(
+        action=RequestAction.CREATE, task_id=task.id, status__in=ACTIVE_STATUSES
+    ):
+        if reconcile(request).status in ACTIVE_STATUSES:
+            raise errors.Conflict(
+                MSG_CREATE_RUNNING, code="request_already_running", extra={"rq_id": request.id}
+            )
+
+
+def task_data_upload_start(*, task: Task) -> None:
+    """``Upload-Start``: begin a fresh set of uploads for the task."""
+    _check_no_data(task)
+    root = local_media_root(task.id)
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+
+
+def _uploaded_names(root: Path) -> list[str]:
+    if not root.is_dir():
+        return []
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def _save_uploads(root: Path, files: Sequence[UploadedFile]) -> list[str]:
+    names = [os.path.basename(f.name or "") for f in files]
+    for name in names:
+        validate_relative_path(name)
+    duplicates = {name for name in names if names.count(name) > 1}
+    if duplicates:
+        raise errors.BadRequest(MSG_DUPLICATE_UPLOAD.format(name=shown(min(duplicates))))
+    limit = settings.MAX_UPLOAD_SIZE
+    existing = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
+    if existing + sum(f.size or 0 for f in files) > limit:
+        raise errors.TooLarge(MSG_UPLOAD_TOO_LARGE.format(limit=limit))
+    root.mkdir(parents=True, exist_ok=True)
+    for name, upload in zip(names, files, strict=True):
+        target = safe_join(root, name)
+        if target.exists():
+            raise errors.BadRequest(MSG_DUPLICATE_UPLOAD.format(name=shown(name)))
+        with target.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+    return names
+
+
+def task_data_upload_files(*, task: Task, files: Sequence[UploadedFile]) -> int:
+    """``Upload-Multiple``: save a batch of uploaded files. Returns how many."""
+    _check_no_data(task)
+    root = local_media_root(task.id)
+    try:
+        return len(_save_uploads(root, files))
+    except BaseException:  # the upload is abandoned: keep nothing
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _cloud_storage(owner, storage_id: int) -> CloudStorage:
+    storage = visible(CloudStorage.objects.all(), owner).filter(pk=storage_id).first()
+    if storage is None:
+        raise errors.BadRequest(
+            MSG_CLOUD_STORAGE.format(id=storage_id),
+            code="cloud_storage_not_found",
+            extra={"cloud_storage_id": storage_id},
+        )
+    return storage
+
+
+def _manifests(paths: Iterable[str]) -> list[str]:
+    return [p for p in paths if p.endswith(MANIFEST_SUFFIX)]
+
+
+def _check_paths(paths: Iterable[str]) -> None:
+    for path in paths:
+        validate_relative_path(path[:-1] if path.endswith("/") else path)
+
+
+def _share_files(server_files: Sequence[str]) -> list[str]:
+    """Share paths, as CVAT reads them (a leading "/" is the share root), folders with a
+    trailing "/"; each must exist under ``SHARE_ROOT``."""
+    root = Path(settings.SHARE_ROOT)
+    result = []
+    for raw in server_files:
+        path = raw.lstrip("/")
+        bare = path.rstrip("/")
+        target = safe_join(root, bare)
+        if not target.exists():
+            raise errors.BadRequest(
+                MSG_SHARE_MISSING.format(path=shown(raw)), code="share_file_not_found"
+            )
+        result.append(bare + "/" if target.is_dir() else bare)
+    return result
+
+
+def _check_frames(options: DataOptions) -> None:
+    parse_frame_filter(options.frame_filter)
+    sort_keys([], options.sorting_method)
+    if options.stop_frame is not None and options.stop_frame < options.start_frame:
+        raise errors.BadRequest(
+            STOP_BEFORE_START.format(stop=options.stop_frame, start=options.start_frame),
+            code="invalid_frame_range",
+        )
+
+
+def _check_upload_order(names: list[str], options: DataOptions) -> None:
+    if options.sorting_method != "predefined" or not options.upload_file_order:
+        return
+    order = options.upload_file_order
+    if len(order) != len(set(order)) or set(order) != set(names):
+        raise errors.BadRequest(MSG_UPLOAD_ORDER, code="invalid_upload_file_order")
+
+
+def task_data_submit(
+    *,
+    task: Task,
+    owner,
+    options: DataOptions,
+    files: Sequence[UploadedFile] = (),
+    uploaded: bool = False,
+) -> Request:
+    """Validate a data request and queue its ``create:task`` request.
+
+    ``files`` are uploads of this very request; ``uploaded`` says earlier ``Upload-Multiple``
+    requests may have saved files already. On a refusal nothing is kept (uploads included).
+    """
+    _check_no_data(task)
+    root = local_media_root(task.id)
+    local = bool(files) or (uploaded and bool(_uploaded_names(root)))
+    if uploaded and not local:  # an Upload-Start folder that got no file
+        shutil.rmtree(root, ignore_errors=True)
+    try:
+        _check_frames(options)
+        if local and options.server_files:
+            raise errors.BadRequest(MSG_MIXED, code="mixed_sources")
+        if local and options.cloud_storage_id is not None:
+            raise errors.BadRequest(MSG_CLOUD_WITH_UPLOADS, code="mixed_sources")
+        if not local and not options.server_files:
+            raise errors.BadRequest(MSG_NO_FILES, code="no_media")
+        if local:
+            storage = StorageChoice.LOCAL
+            if not uploaded:
+                shutil.rmtree(root, ignore_errors=True)
+            names = _save_uploads(root, files) if files else []
+            server_files = _uploaded_names(root)
+            if names and options.sorting_method == "predefined" and not options.upload_file_order:
+                options = dataclasses.replace(options, upload_file_order=names)
+            _check_upload_order(server_files, options)
+        elif options.cloud_storage_id is not None:
+            storage = StorageChoice.CLOUD_STORAGE
+            _cloud_storage(owner, options.cloud_storage_id)
+            server_files = list(options.server_files)
+            _check_paths(server_files)
+        else:
+            storage = StorageChoice.SHARE
+            server_files = _share_files(options.server_files)
+        if len(_manifests(server_files)) > 1:
+            raise errors.BadRequest(
+                MSG_MANY_MANIFESTS.format(count=len(_manifests(server_files))),
+                code="too_many_manifests",
+            )
+        _check_paths(options.server_files_exclude)
+        if options.sorting_method == "random" and options.seed is None:
+            options = dataclasses.replace(options, seed=secrets.randbelow(2**31))
+        options = dataclasses.replace(options, server_files=server_files)
+        return request_submit(
+            owner=owner,
+            spec=RequestSpec(
+                action=RequestAction.CREATE,
+                target="task",
+                subresource="",
+                target_id=task.id,
+                task_id=task.id,
+                project_id=task.project_id,
+                func=JOB_FUNC,
+                kwargs={
+                    "task_id": task.id,
+                    "storage": str(storage),
+                    "options": dataclasses.asdict(options),
+                },
+            ),
+        )
+    except BaseException:
+        if local:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+# --- in the worker -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Media:
+    path: str
+    width: int = 0
+    height: int = 0
+    checksum: str = ""
+    related: tuple[str, ...] = ()
+
+
+def _manifest_media(source: MediaSource, manifest_key: str) -> dict[str, _Media]:
+    media: dict[str, _Media] = {}
+    with source.open(manifest_key) as stream:
+        for entry in read_manifest(stream):
+            key = relative_key(manifest_key, entry.path)
+            if not is_image_key(key):
+                raise _not_image(key)
+            media[key] = _Media(
+                key,
+                entry.width,
+                entry.height,
+                entry.checksum or "",
+                tuple(relative_key(manifest_key, r) for r in entry.related_images),
+            )
+    return media
+
+
+def _not_image(path: str) -> errors.BadRequest:
+    extensions = ", ".join(sorted(IMAGE_EXTENSIONS))
+    return errors.BadRequest(
+        MSG_NOT_IMAGE.format(path=shown(path), extensions=extensions), code="not_an_image"
+    )
+
+
+def _in_related_folder(key: str) -> bool:
+    return "related_images" in key.split("/")[:-1]
+
+
+def _covers(manifest_key: str, requested: list[str]) -> bool:
+    """Can a storage manifest (one of ``CloudStorage.manifests``) stand for ``requested``: is
+    every requested key or folder inside the manifest's folder."""
+    folder = manifest_dir(manifest_key)
+    return bool(requested) and all(not folder or r.startswith(folder + "/") for r in requested)
+
+
+def _select(requested: list[str], media: dict[str, _Media]) -> list[str] | None:
+    """The manifest's keys that ``requested`` names (all of them for an empty request), in
+    request order, folders in manifest order; None when a requested key is not listed."""
+    if not requested:
+        return list(media)
+    selected: dict[str, None] = {}
+    for item in requested:
+        if item.endswith("/"):
+            selected.update(dict.fromkeys(k for k in media if k.startswith(item)))
+        elif item in media:
+            selected[item] = None
+        else:
+            return None
+    return list(selected)
+
+
+def _listed_media(source: MediaSource, requested: list[str]) -> dict[str, _Media]:
+    media: dict[str, _Media] = {}
+    for item in requested:
+        if item.endswith("/") or item == "":
+            found = sorted(
+                (k, md5) for k, md5 in source.iter_images(item) if not _in_related_folder(k)
+            )
+            for key, md5 in found:
+                media.setdefault(key, _Media(key, checksum=md5))
+        elif not is_image_key(item):
+            raise _not_image(item)
+        else:
+            media.setdefault(item, _Media(item))
+    return media
+
+
+def _image_size(source: MediaSource, path: str) -> tuple[int, int]:
+    try:
+        for length in HEADER_READS:
+            head = source.read_head(path, length)
+            size = images.image_size_from_header(head)
+            if size is not None:
+                return size
+            if len(head) < length:  # that was the whole file
+                return images.image_size(head)
+        return images.image_size(source.read(path))
+    except errors.BadRequest as exc:
+        if exc.code == "image_too_large":
+            raise errors.BadRequest(
+                MSG_IMAGE_TOO_LARGE.format(path=shown(path), reason=exc.message), code=exc.code
+            ) from None
+        raise errors.BadRequest(
+            MSG_BAD_IMAGE.format(path=shown(path)), code="invalid_image", extra={"path": path}
+        ) from None
+
+
+def _read_sizes(
+    source: MediaSource, media: list[_Media], progress: Callable[[float], None]
+) -> None:
+    todo = [m for m in media if not m.width]
+    if not todo:
+        return
+    with ThreadPoolExecutor(max_workers=SIZE_WORKERS) as pool:
+        for done, (item, size) in enumerate(
+            zip(todo, pool.map(lambda m: _image_size(source, m.path), todo), strict=True), start=1
+        ):
+            item.width, item.height = size
+            progress(0.1 + 0.7 * done / len(todo))
+
+
+def _common_folder(keys: Iterable[str]) -> str:
+    folders = [posixpath.dirname(key) for key in keys]
+    return posixpath.commonpath(folders) if folders else ""
+
+
+def _from_manifests(
+    source: MediaSource, requested: list[str], candidates: list[str], *, explicit: bool
+) -> tuple[dict[str, _Media], list[str], str] | None:
+    """Media, selected keys and folder from the first manifest that lists what is requested.
+    An explicit manifest (named in ``server_files``) must list every requested key; a storage
+    manifest that does not is skipped (None when none fits: the media are listed instead)."""
+    for candidate in candidates:
+        media = _manifest_media(source, candidate)
+        keys = _select(requested, media)
+        if explicit and keys is None:
+            missing = next(k for k in requested if not k.endswith("/") and k not in media)
+            raise errors.BadRequest(
+                MSG_NOT_IN_MANIFEST.format(key=shown(missing), manifest=shown(candidate)),
+                code="not_in_manifest",
+                extra={"key": missing},
+            )
+        if explicit or keys:
+            return media, keys or [], manifest_dir(candidate)
+    return None
+
+
+def _collect(
+    source: MediaSource,
+    options: DataOptions,
+    storage: CloudStorage | None,
+    progress: Callable[[float], None],
+) -> tuple[list[_Media], str]:
+    """The task's media in frame order, with sizes, and the folder they were taken from."""
+    manifests = _manifests(options.server_files)
+    requested = [f for f in options.server_files if f not in manifests]
+    candidates = manifests or [
+        m for m in (storage.manifests if storage else []) if _covers(m, requested)
+    ]
+    found = _from_manifests(source, requested, candidates, explicit=bool(manifests))
+    if found is None:
+        media = _listed_media(source, requested)
+        keys, folder = list(media), _common_folder(media)
+    else:
+        media, keys, folder = found
+    progress(0.1)
+
+    keys = filter_keys(
+        keys, filename_pattern=options.filename_pattern, exclude=options.server_files_exclude
+    )
+    if options.sorting_method == "predefined" and options.upload_file_order:
+        rank = {name: i for i, name in enumerate(options.upload_file_order)}
+        keys = sorted(keys, key=lambda k: rank.get(k, len(rank)))
+    else:
+        keys = sort_keys(keys, options.sorting_method, seed=options.seed)
+    if not keys:
+        raise errors.BadRequest(MSG_NO_IMAGES, code="no_images")
+    if len(keys) > settings.MAX_TASK_IMAGES:
+        raise errors.BadRequest(
+            MSG_TOO_MANY.format(count=len(keys), limit=settings.MAX_TASK_IMAGES),
+            code="too_many_images",
+        )
+    frame_range(
+        len(keys),
+        options.start_frame,
+        options.stop_frame,
+        parse_frame_filter(options.frame_filter),
+    )
+    selected = [media[k] for k in keys]
+    _read_sizes(source, selected, progress)
+    return selected, folder
+
+
+def _copy_into_task(media: list[_Media], task_id: int) -> None:
+    share, root = Path(settings.SHARE_ROOT), local_media_root(task_id)
+    for item in media:
+        target = safe_join(root, item.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(safe_join(share, item.path), target)
+
+
+def _save(
+    *,
+    task_id: int,
+    storage: str,
+    cloud_storage: CloudStorage | None,
+    options: DataOptions,
+    media: list[_Media],
+    folder: str,
+    progress: Callable[[float], None],
+) -> Data:
+    step = parse_frame_filter(options.frame_filter)
+    positions = frame_range(len(media), options.start_frame, options.stop_frame, step)
+    with transaction.atomic():
+        task = Task.objects.select_for_update().filter(pk=task_id).first()
+        if task is None:
+            raise errors.BadRequest(MSG_TASK_GONE, code="task_gone")
+        if task.data_id is not None:
+            raise errors.BadRequest(MSG_HAS_DATA, code="task_has_data")
+        if (
+            cloud_storage is not None
+            and not CloudStorage.objects.filter(pk=cloud_storage.pk).exists()
+        ):
+            raise errors.BadRequest(MSG_STORAGE_GONE, code="cloud_storage_gone")
+        data = Data.objects.create(
+            storage=storage,
+            cloud_storage=cloud_storage,
+            size=len(positions),
+            chunk_size=options.chunk_size or DEFAULT_CHUNK_SIZE,
+            image_quality=options.image_quality,
+            start_frame=positions.start,
+            stop_frame=positions[-1],
+            frame_filter=f"step={step}" if step > 1 else "",
+            sorting_method=options.sorting_method,
+            cloud_prefix=folder if storage == StorageChoice.CLOUD_STORAGE else "",
+        )
+        for start in range(0, len(media), BATCH_SIZE):
+            Image.objects.bulk_create(
+                Image(
+                    data=data,
+                    path=item.path,
+                    frame=frame,
+                    width=item.width,
+                    height=item.height,
+                    checksum=item.checksum,
+                    related_files=list(item.related),
+                )
+                for frame, item in enumerate(media[start : start + BATCH_SIZE], start=start)
+            )
+            progress(0.8 + 0.15 * min(1.0, (start + BATCH_SIZE) / len(media)))
+        task.data = data
+        task.save(update_fields=["data", "updated_date"])
+        segments_create(task=task, frames=data.size)
+    return data
+
+
+def task_data_create(
+    *, task_id: int, storage: str, options: DataOptions, progress: Callable[[float], None]
+) -> Data:
+    """Build the task's data (see the module docstring)."""
+    task = Task.objects.filter(pk=task_id).first()
+    if task is None:
+        raise errors.BadRequest(MSG_TASK_GONE, code="task_gone")
+    if task.data_id is not None:
+        raise errors.BadRequest(MSG_HAS_DATA, code="task_has_data")
+    cloud_storage = None
+    source: MediaSource
+    if storage == StorageChoice.CLOUD_STORAGE:
+        cloud_storage = CloudStorage.objects.filter(pk=options.cloud_storage_id or 0).first()
+        if cloud_storage is None:
+            raise errors.BadRequest(MSG_STORAGE_GONE, code="cloud_storage_gone")
+        source = CloudSource(provider_for(cloud_storage))
+    elif storage == StorageChoice.SHARE:
+        source = DirectorySource(Path(settings.SHARE_ROOT))
+    else:
+        source = DirectorySource(local_media_root(task_id))
+    media, folder = _collect(source, options, cloud_storage, progress)
+    if storage == StorageChoice.SHARE and options.copy_data:
+        _copy_into_task(media, task_id)
+        storage = StorageChoice.LOCAL
+    return _save(
+        task_id=task_id,
+        storage=storage,
+        cloud_storage=cloud_storage,
+        options=options,
+        media=media,
+        folder=folder,
+        progress=progress,
+    )
+
+
+def task_data_create_job(
+    *, progress: Callable[[float], None], task_id: int, storage: str, options: dict[str, Any]
+):
+    """The ``create:task`` request's job. On failure, files written for the task are removed
+    (unless the task got its data meanwhile from another request)."""
+    from cvat_lite.requests.jobs import RequestResult
+
+    try:
+        data = task_data_create(
+            task_id=task_id, storage=storage, options=DataOptions(**options), progress=progress
+        )
+    except BaseException:
+        if not Task.objects.filter(pk=task_id, data__isnull=False).exists():
+            shutil.rmtree(local_media_root(task_id), ignore_errors=True)
+        raise
+    return RequestResult(result_id=task_id, message=MSG_CREATED.format(size=data.size))
+
+
+# --- data/meta ---------------------------------------------------------------------------------
+
+UNSET: Any = object()
+
+
+def data_meta_update(
+    *,
+    task: Task,
+    data: Data,
+    deleted_frames: Any = UNSET,
+    cloud_storage_id: Any = UNSET,
+    scope: Sequence[int] | None = None,
+) -> Data:
+    """``PATCH data/meta``: ``deleted_frames`` (task frames; they replace the deleted frames
+    of the task, or of ``scope`` — a job's frames — only) and ``cloud_storage_id: null``
+    (unlink a cloud task; its cached chunks and previews are dropped)."""
+    update_fields: list[str] = []
+    if deleted_frames is not UNSET:
+        frames = range(data.size) if scope is None else scope
+        allowed = set(frames)
+        for frame in deleted_frames:
+            if frame not in allowed:
+                raise errors.BadRequest(
+                    MSG_DELETED_FRAME.format(frame=frame, first=min(frames), last=max(frames)),
+                    code="frame_out_of_range",
+                )
+        kept = [] if scope is None else [f for f in data.deleted_frames if f not in allowed]
+        data.deleted_frames = sorted({*kept, *deleted_frames})
+        update_fields.append("deleted_frames")
+    if cloud_storage_id is not UNSET:
+        if data.storage != StorageChoice.CLOUD_STORAGE:
+            raise errors.BadRequest(MSG_NOT_CLOUD, code="not_a_cloud_task")
+        if cloud_storage_id is not None:
+            # TODO(relink, SPEC 7.5): verify the manifest against the storage, then link.
+            raise errors.BadRequest(MSG_RELINK_UNAVAILABLE, code="relink_not_supported")
+        data.cloud_storage = None
+        data.chunks_updated_date = timezone.now()
+        update_fields += ["cloud_storage", "chunks_updated_date"]
+    if update_fields:
+        with transaction.atomic():
+            data.save(update_fields=update_fields)
+            task.save(update_fields=["updated_date"])
+            if "cloud_storage" in update_fields:
+                transaction.on_commit(lambda: media_cache_drop(task=task))
+    return data
+
+
+__all__ = [
+    "DataOptions",
+    "data_meta_update",
+    "task_data_create",
+    "task_data_create_job",
+    "task_data_submit",
+    "task_data_upload_files",
+    "task_data_upload_start",
+]
