@@ -199,7 +199,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "2.80.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "LabelType": "cvat_lite.engine.models.LabelType",
+        "JobStatus": "cvat_lite.engine.models.StatusChoice",
+        "JobType": "cvat_lite.engine.models.JobType",
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,84 @@
+"""`cvat-lite serve` on embedded defaults: migrates, serves, runs workers, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, timeout: float = 60) -> requests.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return requests.get(url, timeout=2)
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer")
+
+
+def test_serve_starts_everything_and_stops_on_ctrl_c(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CVAT_LITE_")}
+    env["CVAT_LITE_DATA_DIR"] = str(tmp_path / "data")
+    script = Path(sys.executable).parent / "cvat-lite"
+    process = subprocess.Popen(
+        [str(script), "serve", "--port", str(port), "--workers", "1", "--web-workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    try:
+        while not any("Press Ctrl-C" in line for line in output):
+            line = process.stdout.readline()
+            assert line, "serve exited early:\n" + "".join(output)
+            output.append(line)
+        text = "".join(output)
+        assert f"http://127.0.0.1:{port}/" in text
+        login = re.search(r"Login: (\S+) / (\S+)", text)
+        assert login, text
+        redis_port = int(re.search(r"Embedded Redis on redis://127.0.0.1:(\d+)", text).group(1))
+
+        about = _wait_for(f"http://127.0.0.1:{port}/api/server/about")
+        assert about.status_code == 200
+        response = requests.post(
+            f"http://127.0.0.1:{port}/api/auth/login",
+            json={"username": login.group(1), "password": login.group(2)},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        assert (tmp_path / "data" / "db.sqlite3").exists()
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        try:
+            rest, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+    assert process.returncode == 0, rest
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", redis_port)) != 0, "embedded Redis still running"
+        assert sock.connect_ex(("127.0.0.1", port)) != 0, "web server still running"
+    survivors = subprocess.run(
+        ["pgrep", "-s", str(process.pid)], capture_output=True, text=True
+    ).stdout.split()
+    assert survivors == []
