@@ -27,7 +27,7 @@ def _wait_for(url: str, timeout: float = 60) -> requests.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            return requests.get(url, timeout=2)
+            return requests.get(url, timeout=30)
         except requests.ConnectionError:
             time.sleep(0.3)
     raise AssertionError(f"{url} did not answer")

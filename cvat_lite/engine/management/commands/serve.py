@@ -91,6 +91,7 @@ class Command(BaseCommand):
                 "--workers", str(web_workers),
                 "--timeout", "300",
                 "--access-logfile", "-",
+                "--no-control-socket",
             ],
             env=env,
         )  # fmt: skip
