@@ -62,6 +62,8 @@ MAX_ACCESS_TOKENS_PER_USER = _env_int("MAX_ACCESS_TOKENS_PER_USER", 50)
 # Limits for uploads and task data (documented in the README).
 MAX_UPLOAD_SIZE = _env_int("MAX_UPLOAD_SIZE", 4 * 1024**3)
 MAX_TASK_IMAGES = _env_int("MAX_TASK_IMAGES", 1_000_000)
+# Unfinished TUS uploads with no write for this many seconds are removed.
+UPLOAD_TTL = _env_int("UPLOAD_TTL", 24 * 3600)
 # Limits for reading backup archives on import (SPEC 9); the defaults are those of
 # cvat_lite.backup.limits.Limits (its docstring says why). Sizes are uncompressed bytes.
 BACKUP_MAX_MEMBERS = _env_int("BACKUP_MAX_MEMBERS", 2_000_000)

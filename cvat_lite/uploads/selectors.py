@@ -1,0 +1,62 @@
+"""Reads for uploads: where their bytes are, how far they got, what a cloud source names."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+
+from cvat_lite import errors
+from cvat_lite.engine.models import CloudStorage
+from cvat_lite.engine.selectors import visible
+from cvat_lite.media.paths import validate_relative_path
+from cvat_lite.uploads.models import Upload
+from cvat_lite.uploads.sources import CloudFile
+
+UPLOADS_DIRNAME = "uploads"
+
+MSG_CLOUD_STORAGE = "Cloud storage {id} does not exist or is not visible to you."
+
+
+def uploads_dir() -> Path:
+    return Path(settings.DATA_DIR) / UPLOADS_DIRNAME
+
+
+def upload_path(upload: Upload) -> Path:
+    return uploads_dir() / str(upload.pk)
+
+
+def upload_get(*, owner, endpoint: str, upload_id: str) -> Upload:
+    """The caller's own upload on this endpoint (uploads are private: superusers included);
+    NotFound otherwise, and when its file is gone."""
+    try:
+        pk = uuid.UUID(upload_id)
+    except ValueError:
+        raise errors.NotFound() from None
+    upload = Upload.objects.filter(pk=pk, owner=owner, endpoint=endpoint).first()
+    if upload is None or not upload_path(upload).is_file():
+        raise errors.NotFound()
+    return upload
+
+
+def upload_offset(*, upload: Upload) -> int:
+    """How many bytes were received (the file is the truth, so a crash mid-chunk leaves an
+    offset that matches the bytes kept)."""
+    try:
+        return upload_path(upload).stat().st_size
+    except FileNotFoundError:
+        raise errors.NotFound() from None
+
+
+def cloud_file_get(*, user, cloud_storage_id: int, key: str) -> CloudFile:
+    """``?location=cloud_storage``: the storage must be visible to ``user`` (404 otherwise, the
+    project's rule for another user's object) and ``key`` a valid relative object key (400)."""
+    validate_relative_path(key)
+    if not visible(CloudStorage.objects.all(), user).filter(pk=cloud_storage_id).exists():
+        raise errors.NotFound(
+            MSG_CLOUD_STORAGE.format(id=cloud_storage_id),
+            code="cloud_storage_not_found",
+            extra={"cloud_storage_id": cloud_storage_id},
+        )
+    return CloudFile(cloud_storage_id=cloud_storage_id, key=key)
