@@ -45,3 +45,21 @@ def get_visible(queryset: QuerySet[M], user, pk: object) -> M:
     if obj is None:
         raise errors.NotFound()
     return obj
+
+
+MSG_CLOUD_STORAGE_NOT_FOUND = "Cloud storage #{id} does not exist or is not visible to you."
+
+
+def cloud_storage_for(
+    user, storage_id: int, *, error: type[errors.CvatLiteError] = errors.BadRequest
+) -> CloudStorage:
+    """The cloud storage ``storage_id`` named in a request's body or query, if ``user`` may see
+    it; else ``error`` (400 by default: the id is the caller's input) naming the id."""
+    storage = visible(CloudStorage.objects.all(), user).filter(pk=storage_id).first()
+    if storage is None:
+        raise error(
+            MSG_CLOUD_STORAGE_NOT_FOUND.format(id=storage_id),
+            code="cloud_storage_not_found",
+            extra={"cloud_storage_id": storage_id},
+        )
+    return storage

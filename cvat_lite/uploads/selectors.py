@@ -8,15 +8,12 @@ from pathlib import Path
 from django.conf import settings
 
 from cvat_lite import errors
-from cvat_lite.engine.models import CloudStorage
-from cvat_lite.engine.selectors import visible
+from cvat_lite.engine.selectors import cloud_storage_for
 from cvat_lite.media.paths import validate_relative_path
 from cvat_lite.uploads.models import Upload
 from cvat_lite.uploads.sources import CloudFile
 
 UPLOADS_DIRNAME = "uploads"
-
-MSG_CLOUD_STORAGE = "Cloud storage {id} does not exist or is not visible to you."
 
 
 def uploads_dir() -> Path:
@@ -53,10 +50,5 @@ def cloud_file_get(*, user, cloud_storage_id: int, key: str) -> CloudFile:
     """``?location=cloud_storage``: the storage must be visible to ``user`` (404 otherwise, the
     project's rule for another user's object) and ``key`` a valid relative object key (400)."""
     validate_relative_path(key)
-    if not visible(CloudStorage.objects.all(), user).filter(pk=cloud_storage_id).exists():
-        raise errors.NotFound(
-            MSG_CLOUD_STORAGE.format(id=cloud_storage_id),
-            code="cloud_storage_not_found",
-            extra={"cloud_storage_id": cloud_storage_id},
-        )
+    cloud_storage_for(user, cloud_storage_id, error=errors.NotFound)
     return CloudFile(cloud_storage_id=cloud_storage_id, key=key)

@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cvat_lite.engine.models import CloudStorage
+from cvat_lite.engine.selectors import MSG_CLOUD_STORAGE_NOT_FOUND
 from cvat_lite.media.paths import PATH_DOTDOT
-from cvat_lite.uploads import selectors
 from cvat_lite.uploads.sources import CloudFile, LocalFile
 from tests.uploads.tus import URL, imports_area, uploads_area
 
@@ -116,7 +116,7 @@ def test_cloud_form_of_another_users_storage_is_404(other_api, received, storage
         404,
         "cloud_storage_not_found",
     )
-    assert body["message"] == selectors.MSG_CLOUD_STORAGE.format(id=storage.pk)
+    assert body["message"] == MSG_CLOUD_STORAGE_NOT_FOUND.format(id=storage.pk)
     assert received == []
 
 

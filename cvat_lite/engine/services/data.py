@@ -29,15 +29,14 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
 
 from cvat_lite import errors
+from cvat_lite.backup.relink import relink_save, relink_target
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.models import CloudStorage, Data, Image, StorageChoice, Task
-from cvat_lite.engine.selectors import visible
+from cvat_lite.engine.selectors import cloud_storage_for
 from cvat_lite.engine.services.jobs import segments_create
 from cvat_lite.media import images
-from cvat_lite.media.cache import media_cache_drop
 from cvat_lite.media.formats import IMAGE_EXTENSIONS, is_image_key
 from cvat_lite.media.frames import (
     CloudSource,
@@ -73,7 +72,6 @@ MSG_NO_FILES = (
 )
 MSG_MIXED = "Send either client_files or server_files, not both."
 MSG_CLOUD_WITH_UPLOADS = "cloud_storage_id cannot be used with uploaded client_files."
-MSG_CLOUD_STORAGE = "Cloud storage {id} does not exist or is not visible to you."
 MSG_SHARE_MISSING = "The share has no file or folder {path}."
 MSG_MANY_MANIFESTS = "At most one manifest file (*.jsonl) can be given, got {count}."
 MSG_NOT_IMAGE = "{path} is not a supported image; supported extensions: {extensions}."
@@ -88,8 +86,6 @@ MSG_DUPLICATE_UPLOAD = "The file {name} was uploaded more than once."
 MSG_TASK_GONE = "The task was deleted before its data could be created."
 MSG_STORAGE_GONE = "The cloud storage was deleted before the task data could be created."
 MSG_CREATED = "The task data were created: {size} frames."
-MSG_NOT_CLOUD = "The task's media are not in a cloud storage; there is no storage link to change."
-MSG_RELINK_UNAVAILABLE = "Attaching a cloud storage to a task is not supported yet."
 MSG_DELETED_FRAME = "deleted_frames: frame {frame} is not in {first}..{last}."
 
 
@@ -174,17 +170,6 @@ def task_data_upload_files(*, task: Task, files: Sequence[UploadedFile]) -> int:
         raise
 
 
-def _cloud_storage(owner, storage_id: int) -> CloudStorage:
-    storage = visible(CloudStorage.objects.all(), owner).filter(pk=storage_id).first()
-    if storage is None:
-        raise errors.BadRequest(
-            MSG_CLOUD_STORAGE.format(id=storage_id),
-            code="cloud_storage_not_found",
-            extra={"cloud_storage_id": storage_id},
-        )
-    return storage
-
-
 def _manifests(paths: Iterable[str]) -> list[str]:
     return [p for p in paths if p.endswith(MANIFEST_SUFFIX)]
 
@@ -266,7 +251,7 @@ def task_data_submit(
             _check_upload_order(server_files, options)
         elif options.cloud_storage_id is not None:
             storage = StorageChoice.CLOUD_STORAGE
-            _cloud_storage(owner, options.cloud_storage_id)
+            cloud_storage_for(owner, options.cloud_storage_id)
             server_files = list(options.server_files)
             _check_paths(server_files)
         else:
@@ -614,13 +599,16 @@ def data_meta_update(
     *,
     task: Task,
     data: Data,
+    user=None,
     deleted_frames: Any = UNSET,
     cloud_storage_id: Any = UNSET,
     scope: Sequence[int] | None = None,
 ) -> Data:
     """``PATCH data/meta``: ``deleted_frames`` (task frames; they replace the deleted frames
-    of the task, or of ``scope`` — a job's frames — only) and ``cloud_storage_id: null``
-    (unlink a cloud task; its cached chunks and previews are dropped)."""
+    of the task, or of ``scope`` — a job's frames — only) and ``cloud_storage_id`` (relink a
+    cloud task to a storage visible to ``user`` once verified, or unlink it with None; see
+    ``cvat_lite.backup.relink``). Every check runs before anything is saved; the changes are
+    saved together."""
     update_fields: list[str] = []
     if deleted_frames is not UNSET:
         frames = range(data.size) if scope is None else scope
@@ -632,23 +620,18 @@ def data_meta_update(
                     code="frame_out_of_range",
                 )
         kept = [] if scope is None else [f for f in data.deleted_frames if f not in allowed]
-        data.deleted_frames = sorted({*kept, *deleted_frames})
+        deleted = sorted({*kept, *deleted_frames})
         update_fields.append("deleted_frames")
     if cloud_storage_id is not UNSET:
-        if data.storage != StorageChoice.CLOUD_STORAGE:
-            raise errors.BadRequest(MSG_NOT_CLOUD, code="not_a_cloud_task")
-        if cloud_storage_id is not None:
-            # TODO(relink, SPEC 7.5): verify the manifest against the storage, then link.
-            raise errors.BadRequest(MSG_RELINK_UNAVAILABLE, code="relink_not_supported")
-        data.cloud_storage = None
-        data.chunks_updated_date = timezone.now()
-        update_fields += ["cloud_storage", "chunks_updated_date"]
+        storage = relink_target(task=task, user=user, cloud_storage_id=cloud_storage_id)
+        if update_fields:
+            data.deleted_frames = deleted
+        return relink_save(task=task, storage=storage, update_fields=update_fields)
     if update_fields:
+        data.deleted_frames = deleted
         with transaction.atomic():
             data.save(update_fields=update_fields)
             task.save(update_fields=["updated_date"])
-            if "cloud_storage" in update_fields:
-                transaction.on_commit(lambda: media_cache_drop(task=task))
     return data
 
 
