@@ -1,0 +1,248 @@
+"""Backup export requests (SPEC 6, 7.1): validating and queueing an export, and running it.
+
+``backup_export_submit`` refuses what cannot be exported before anything is queued and submits
+an ``export:backup`` request whose id is deterministic per (object, user, mode, location), so a
+full and a lightweight export of one task are two requests, and a repeat while one is queued
+or running is a 409 naming it. ``backup_export_run`` (in the worker) writes the archive to a
+partial file, then either gives it its final name (``location=local``: downloaded through the
+request's ``result_url`` until it expires) or uploads it to a cloud storage and removes it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from cvat_lite import errors
+from cvat_lite.backup.archive import ArchiveWriter
+from cvat_lite.backup.export import (
+    Progress,
+    backup_project_check,
+    backup_task_check,
+    backup_write_project,
+    backup_write_task,
+)
+from cvat_lite.backup.export_results import (
+    LOCATION_CLOUD,
+    exports_cleanup,
+    partial_result,
+    result_commit,
+)
+from cvat_lite.engine.cloud import provider_for, storage_prefix
+from cvat_lite.engine.models import CloudStorage, Project, Task
+from cvat_lite.engine.selectors import cloud_storage_for, visible
+from cvat_lite.media.paths import validate_relative_path
+from cvat_lite.requests.models import Request, RequestAction
+from cvat_lite.requests.services import RequestSpec, request_submit
+
+JOB_FUNC = "cvat_lite.backup.jobs.export_backup"
+LOCATION_LOCAL = "local"
+LOCATIONS = (LOCATION_LOCAL, LOCATION_CLOUD)
+TARGETS = ("task", "project")
+MAX_NAME_CHARS = 100
+
+MSG_LOCATION = "'location' must be 'local' or 'cloud_storage'."
+MSG_STORAGE_REQUIRED = "'cloud_storage_id' is required with location=cloud_storage."
+MSG_TARGET_GONE = "The {target} was deleted before its backup could be written."
+MSG_STORAGE_GONE = "The cloud storage {id} was deleted before the backup could be uploaded."
+MSG_READY = "The backup is ready to download."
+MSG_UPLOADED = "The backup was uploaded to cloud storage {id} as {key}."
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+_UNSAFE_DOWNLOAD = re.compile(r"[^A-Za-z0-9_. -]+")
+
+
+@dataclass(frozen=True)
+class ExportDestination:
+    location: str
+    cloud_storage_id: int | None = None
+    filename: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    result_file: str
+    result_filename: str
+    message: str
+
+
+# --- names -------------------------------------------------------------------------------------
+
+
+def backup_filename(*, target: str, name: str, lightweight: bool, now: datetime) -> str:
+    """``task_<name>_backup[-lightweight]_<UTC timestamp>.zip`` with safe characters only
+    (what the SDK accepts from Content-Disposition)."""
+    safe = _UNSAFE_NAME.sub("_", name).strip("_")[:MAX_NAME_CHARS] or target
+    mode = "-lightweight" if lightweight else ""
+    return f"{target}_{safe}_backup{mode}_{now:%Y_%m_%d_%H_%M_%S}.zip"
+
+
+def _download_name(filename: str) -> str:
+    """A caller's ``filename`` as a safe download name (its last segment)."""
+    base = _UNSAFE_DOWNLOAD.sub("_", posixpath.basename(filename)).lstrip(". ")
+    stem = base.removesuffix(".zip").strip()
+    return f"{stem or 'backup'}.zip"
+
+
+def export_request_id(
+    *, target: str, target_id: int, user_id: int, lightweight: bool, location: str
+) -> str:
+    mode = "lightweight" if lightweight else "full"
+    where = "cloud" if location == LOCATION_CLOUD else "local"
+    return f"export-{target}-{target_id}-backup-{mode}-u{user_id}-{where}"
+
+
+# --- before queueing ---------------------------------------------------------------------------
+
+
+def _storage(user, storage_id: int) -> CloudStorage:
+    return cloud_storage_for(user, storage_id)
+
+
+def export_destination(
+    *,
+    user,
+    obj: Task | Project,
+    location: str | None,
+    cloud_storage_id: int | None,
+    filename: str | None,
+) -> ExportDestination:
+    """Where the result goes: the query's ``location`` or, without one, the object's
+    ``target_storage``, else local. A cloud storage must be visible to ``user`` and allowed
+    (its endpoint); ``filename`` must be a valid relative key."""
+    target_storage = obj.target_storage or {}
+    if location is None:
+        location = target_storage.get("location") or LOCATION_LOCAL
+        if cloud_storage_id is None and location == LOCATION_CLOUD:
+            cloud_storage_id = target_storage.get("cloud_storage_id")
+    if location not in LOCATIONS:
+        raise errors.BadRequest(MSG_LOCATION, code="invalid_location")
+    if filename is not None:
+        validate_relative_path(filename)
+    if location == LOCATION_LOCAL:
+        return ExportDestination(LOCATION_LOCAL, None, filename)
+    if cloud_storage_id is None:
+        raise errors.BadRequest(MSG_STORAGE_REQUIRED, code="cloud_storage_id_required")
+    provider_for(_storage(user, cloud_storage_id))  # configuration and endpoint: no network
+    return ExportDestination(LOCATION_CLOUD, cloud_storage_id, filename)
+
+
+def backup_export_submit(
+    *,
+    user,
+    obj: Task | Project,
+    lightweight: bool,
+    destination: ExportDestination,
+) -> Request:
+    """Check that ``obj`` can be backed up this way and queue the export request."""
+    if isinstance(obj, Task):
+        target, task_id, project_id = "task", obj.id, obj.project_id
+        backup_task_check(task=obj, lightweight=lightweight)
+    else:
+        target, task_id, project_id = "project", None, obj.id
+        backup_project_check(project=obj, lightweight=lightweight)
+    rq_id = export_request_id(
+        target=target,
+        target_id=obj.id,
+        user_id=user.id,
+        lightweight=lightweight,
+        location=destination.location,
+    )
+    return request_submit(
+        owner=user,
+        rq_id=rq_id,
+        spec=RequestSpec(
+            action=RequestAction.EXPORT,
+            target=target,
+            subresource="backup",
+            target_id=obj.id,
+            task_id=task_id,
+            project_id=project_id,
+            lightweight=lightweight,
+            func=JOB_FUNC,
+            kwargs={
+                "target": target,
+                "target_id": obj.id,
+                "user_id": user.id,
+                "lightweight": lightweight,
+                "location": destination.location,
+                "cloud_storage_id": destination.cloud_storage_id,
+                "filename": destination.filename,
+            },
+            params={
+                "location": destination.location,
+                "cloud_storage_id": destination.cloud_storage_id,
+                "filename": destination.filename,
+            },
+        ),
+    )
+
+
+# --- in the worker -----------------------------------------------------------------------------
+
+
+def _load(target: str, target_id: int) -> Task | Project:
+    model = Task if target == "task" else Project
+    related = ("data", "data__cloud_storage", "project") if model is Task else ()
+    obj = model.objects.select_related(*related).filter(pk=target_id).first()
+    if obj is None:
+        raise errors.BadRequest(MSG_TARGET_GONE.format(target=target), code="target_gone")
+    return obj
+
+
+def _upload(user_id: int, storage_id: int, key: str, path: Path) -> None:
+    user = get_user_model().objects.filter(pk=user_id).first()
+    storages = visible(CloudStorage.objects.all(), user) if user is not None else None
+    storage = storages.filter(pk=storage_id).first() if storages is not None else None
+    if storage is None:
+        raise errors.BadRequest(MSG_STORAGE_GONE.format(id=storage_id), code="cloud_storage_gone")
+    with path.open("rb") as stream:
+        provider_for(storage).upload(key, stream, path.stat().st_size)
+
+
+def _cloud_key(storage_id: int, filename: str | None, default: str) -> str:
+    if filename:
+        return filename
+    storage = CloudStorage.objects.filter(pk=storage_id).first()
+    prefix = storage_prefix(storage).strip("/") if storage is not None else ""
+    return f"{prefix}/{default}" if prefix else default
+
+
+def backup_export_run(
+    *,
+    target: str,
+    target_id: int,
+    user_id: int,
+    lightweight: bool,
+    destination: ExportDestination,
+    progress: Progress,
+) -> ExportOutcome:
+    """Write the backup (see the module docstring). Expired results are cleaned up first."""
+    exports_cleanup()
+    obj = _load(target, target_id)
+    name = backup_filename(
+        target=target, name=obj.name, lightweight=lightweight, now=timezone.now()
+    )
+    with partial_result() as (stream, partial), ArchiveWriter(stream) as writer:
+        if isinstance(obj, Task):
+            backup_write_task(task=obj, lightweight=lightweight, writer=writer, progress=progress)
+        else:
+            backup_write_project(
+                project=obj, lightweight=lightweight, writer=writer, progress=progress
+            )
+    if destination.location == LOCATION_LOCAL:
+        download = _download_name(destination.filename) if destination.filename else name
+        return ExportOutcome(str(result_commit(partial)), download, MSG_READY)
+    try:
+        assert destination.cloud_storage_id is not None
+        key = _cloud_key(destination.cloud_storage_id, destination.filename, name)
+        _upload(user_id, destination.cloud_storage_id, key, partial)
+    finally:
+        partial.unlink(missing_ok=True)
+    return ExportOutcome("", "", MSG_UPLOADED.format(id=destination.cloud_storage_id, key=key))

@@ -1,0 +1,139 @@
+"""Export result files on disk: writing them atomically, finding them for a download, and
+removing them once they expire (``CVAT_LITE_EXPORT_TTL``).
+
+A result is written to ``DATA_DIR/exports/.partial-<uuid>.zip`` and renamed to
+``DATA_DIR/exports/<uuid>.zip`` only when complete, so a failed or killed export never leaves a
+downloadable file; partial files are removed on failure, and by ``exports_cleanup`` if the
+process died.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+from urllib.parse import unquote
+
+from django.conf import settings
+from django.utils import timezone
+
+from cvat_lite import errors
+from cvat_lite.requests.models import Request, RequestAction, RequestStatus
+from cvat_lite.requests.selectors import requests_visible
+from cvat_lite.requests.services import ACTIVE_STATUSES, reconcile
+
+EXPORTS_DIR = "exports"
+PARTIAL_PREFIX = ".partial-"
+SUFFIX = ".zip"
+LOCATION_CLOUD = "cloud_storage"
+
+MSG_RESULT_NOT_FOUND = "There is no backup export {rq_id} of this {target}."
+MSG_NOT_FINISHED = "The backup export {rq_id} is not finished yet (status: {status})."
+MSG_FAILED = "The backup export {rq_id} failed: there is nothing to download."
+MSG_EXPIRED = "The result of the backup export {rq_id} has expired. Export the backup again."
+MSG_IN_CLOUD = (
+    "The backup export {rq_id} was uploaded to a cloud storage: there is nothing to download."
+)
+
+
+def exports_dir() -> Path:
+    return Path(settings.DATA_DIR) / EXPORTS_DIR
+
+
+@contextlib.contextmanager
+def partial_result() -> Iterator[tuple[IO[bytes], Path]]:
+    """A new partial result file, open for writing; removed if the block fails."""
+    folder = exports_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}{SUFFIX}"
+    try:
+        with path.open("xb") as stream:
+            yield stream, path
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def result_commit(partial: Path) -> Path:
+    """Give a complete partial file its final name (an atomic rename)."""
+    final = partial.with_name(partial.name.removeprefix(PARTIAL_PREFIX))
+    os.replace(partial, final)
+    return final
+
+
+def _stale_age() -> int:
+    """No export runs longer than its queue's job timeout: older partial files are dead."""
+    return int(settings.RQ_QUEUES.get("export", {}).get("DEFAULT_TIMEOUT", 24 * 3600))
+
+
+def exports_cleanup(*, now: datetime | None = None) -> int:
+    """Remove expired result files (and forget them on their requests), and partial or
+    orphaned files older than the longest export. Returns how many files were removed."""
+    now = now or timezone.now()
+    removed = 0
+    expired = Request.objects.filter(expiry_date__lte=now).exclude(result_file="")
+    for pk, path in expired.values_list("pk", "result_file"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(path).unlink()
+            removed += 1
+        Request.objects.filter(pk=pk, result_file=path).update(result_file="")
+    folder = exports_dir()
+    if not folder.is_dir():
+        return removed
+    horizon = now.timestamp() - _stale_age()
+    referenced = {
+        os.path.realpath(path)
+        for path in Request.objects.exclude(result_file="").values_list("result_file", flat=True)
+    }
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not entry.is_file(follow_symlinks=False) or entry.stat().st_mtime >= horizon:
+                continue
+            if os.path.realpath(entry.path) not in referenced:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
+
+
+def export_result_get(*, user, target: str, target_id: int, rq_id: str) -> tuple[Path, str]:
+    """The file and download name of a finished backup export of ``target`` ``target_id``
+    that ``user`` may see (NotFound otherwise; Conflict while it is not finished)."""
+    rq_id = unquote(rq_id)
+    request = (
+        requests_visible(user)
+        .filter(
+            pk=rq_id,
+            action=RequestAction.EXPORT,
+            subresource="backup",
+            target=target,
+            target_id=target_id,
+        )
+        .first()
+    )
+    if request is None:
+        raise errors.NotFound(
+            MSG_RESULT_NOT_FOUND.format(rq_id=rq_id, target=target), code="export_not_found"
+        )
+    request = reconcile(request)
+    if request.status in ACTIVE_STATUSES:
+        raise errors.Conflict(
+            MSG_NOT_FINISHED.format(rq_id=rq_id, status=request.status),
+            code="export_not_finished",
+            extra={"rq_id": rq_id, "status": request.status},
+        )
+    if request.status == RequestStatus.FAILED:
+        raise errors.Conflict(MSG_FAILED.format(rq_id=rq_id), code="export_failed")
+    if request.params.get("location") == LOCATION_CLOUD:
+        raise errors.NotFound(MSG_IN_CLOUD.format(rq_id=rq_id), code="export_in_cloud_storage")
+    path = Path(request.result_file) if request.result_file else None
+    expired = request.expiry_date is not None and request.expiry_date <= timezone.now()
+    if path is None or expired or not path.is_file():
+        if expired:
+            exports_cleanup()
+        raise errors.NotFound(MSG_EXPIRED.format(rq_id=rq_id), code="export_expired")
+    return path, request.result_filename
