@@ -1,0 +1,207 @@
+"""Restoring task and project backups (SPEC 7.4, 9).
+
+``backup_restore_task`` / ``backup_restore_project`` open the archive with the limits of the
+settings (``restore_limits``), check everything (``restore_plan``: layout, documents, manifest,
+their consistency; a project's tasks all of them first), extract the media of full backups to
+a staging folder (``restore_write``), verify the checksums of the members not read yet, then
+create every row in ONE transaction and move the media into place. Any failure leaves nothing:
+the transaction rolls back and the staged and placed folders are removed; no cache entry is
+made.
+
+A full backup becomes a ``local`` task. A lightweight one becomes a ``cloud_storage`` task
+without a storage (no cloud access for the restore); afterwards, if the archive names its
+origin, ``relink.relink_auto`` links it to a storage of the importing user with that origin
+whose listing has the manifest's objects. The outcome's message says which happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from os import PathLike
+
+from django.conf import settings
+from django.db import transaction
+
+from cvat_lite.backup.archive import ArchiveReader
+from cvat_lite.backup.format import read_project_json, task_folders
+from cvat_lite.backup.limits import Limits
+from cvat_lite.backup.relink import relink_auto
+from cvat_lite.backup.restore_plan import TaskPlan, plan_task
+from cvat_lite.backup.restore_write import Workspace, label_items, stage_media, write_task
+from cvat_lite.engine.models import CloudStorage, Project, Task
+from cvat_lite.engine.services.projects import project_create
+
+logger = logging.getLogger("cvat_lite.backup")
+
+TASK_RESTORED = "Restored with the media from the backup."
+TASK_LINKED = "Restored and linked to cloud storage '{name}' (#{id})."
+TASK_UNLINKED = "Restored without a cloud storage: attach one with PATCH /api/tasks/{id}/data/meta."
+PROJECT_RESTORED = "Restored the project with {count} task(s)."
+PROJECT_LINKED = " {count} lightweight task(s) linked to a cloud storage."
+PROJECT_UNLINKED = (
+    " {count} lightweight task(s) without a cloud storage: attach one with "
+    "PATCH /api/projects/{id}/cloud_storage."
+)
+
+# Shares of the progress bar: checking the archive, extracting media, writing rows.
+CHECKED, STAGED, WRITTEN = 0.05, 0.75, 0.97
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    obj: Task | Project
+    linked: bool  # every lightweight task is linked to a cloud storage (True when none is)
+    message: str
+
+    @property
+    def id(self) -> int:
+        return self.obj.id
+
+
+def restore_limits() -> Limits:
+    """The archive limits of the settings (``CVAT_LITE_BACKUP_MAX_*``)."""
+    return Limits(
+        max_members=settings.BACKUP_MAX_MEMBERS,
+        max_member_size=settings.BACKUP_MAX_MEMBER_SIZE,
+        max_total_size=settings.BACKUP_MAX_TOTAL_SIZE,
+        max_ratio=settings.BACKUP_MAX_RATIO,
+        max_annotations_size=settings.BACKUP_MAX_ANNOTATIONS_SIZE,
+        max_task_json_size=settings.BACKUP_MAX_TASK_JSON_SIZE,
+    )
+
+
+def _silent(fraction: float, force: bool = False) -> None:
+    return None
+
+
+def backup_restore_task(
+    *, owner, archive_path: str | PathLike[str], progress: Callable | None = None
+) -> RestoreOutcome:
+    """Restore the task backup at ``archive_path`` as a new task of ``owner``."""
+    report = progress or _silent
+    with ArchiveReader(archive_path, limits=restore_limits()) as reader:
+        plan = plan_task(reader)
+        report(CHECKED)
+        with Workspace() as workspace:
+            staged = _stage(reader, [plan], workspace, report)
+            with transaction.atomic():
+                task = write_task(
+                    reader,
+                    plan,
+                    owner=owner,
+                    project=None,
+                    staged=staged[0],
+                    workspace=workspace,
+                    progress=_part(report, STAGED, WRITTEN),
+                )
+    if not plan.lightweight:
+        return RestoreOutcome(task, True, TASK_RESTORED)
+    storage = _relink(task, plan, owner)
+    report(1.0, force=True)
+    if storage is None:
+        return RestoreOutcome(task, False, TASK_UNLINKED.format(id=task.id))
+    return RestoreOutcome(task, True, TASK_LINKED.format(name=storage.display_name, id=storage.id))
+
+
+def backup_restore_project(
+    *, owner, archive_path: str | PathLike[str], progress: Callable | None = None
+) -> RestoreOutcome:
+    """Restore the project backup at ``archive_path`` (project.json and its ``task_<i>/``
+    folders) as a new project of ``owner``, all or nothing."""
+    report = progress or _silent
+    with ArchiveReader(archive_path, limits=restore_limits()) as reader:
+        spec = read_project_json(reader)
+        plans = [
+            plan_task(reader, prefix, project_labels=spec.labels) for prefix in task_folders(reader)
+        ]
+        report(CHECKED)
+        with Workspace() as workspace:
+            staged = _stage(reader, plans, workspace, report)
+            with transaction.atomic():
+                project = project_create(
+                    owner=owner,
+                    name=spec.name,
+                    labels=label_items(spec.labels),
+                    bug_tracker=spec.bug_tracker,
+                    status=spec.status,
+                )
+                tasks = []
+                for index, (plan, folder) in enumerate(zip(plans, staged, strict=True)):
+                    share = (WRITTEN - STAGED) / len(plans)
+                    start = STAGED + index * share
+                    tasks.append(
+                        write_task(
+                            reader,
+                            plan,
+                            owner=owner,
+                            project=project,
+                            staged=folder,
+                            workspace=workspace,
+                            progress=_part(report, start, start + share),
+                        )
+                    )
+    linked = unlinked = 0
+    for task, plan in zip(tasks, plans, strict=True):
+        if plan.lightweight:
+            if _relink(task, plan, owner) is None:
+                unlinked += 1
+            else:
+                linked += 1
+    report(1.0, force=True)
+    message = PROJECT_RESTORED.format(count=len(tasks))
+    if linked:
+        message += PROJECT_LINKED.format(count=linked)
+    if unlinked:
+        message += PROJECT_UNLINKED.format(count=unlinked, id=project.id)
+    return RestoreOutcome(project, unlinked == 0, message)
+
+
+def _part(report: Callable, start: float, end: float) -> Callable[[float], None]:
+    def progress(fraction: float) -> None:
+        report(start + (end - start) * fraction)
+
+    return progress
+
+
+def _stage(
+    reader: ArchiveReader, plans: list[TaskPlan], workspace: Workspace, report: Callable
+) -> list:
+    """Extract the media of every full task (None for lightweight ones), then verify the
+    checksums of the members not read yet."""
+    total = sum(plan.media_bytes for plan in plans) or 1
+    done = 0
+    staged = []
+    for index, plan in enumerate(plans):
+        if plan.lightweight:
+            staged.append(None)
+            continue
+        folder = workspace.folder(index)
+        stage_media(
+            reader,
+            plan,
+            folder,
+            lambda written, before=done: report(
+                CHECKED + (STAGED - CHECKED) * (before + written) / total
+            ),
+        )
+        done += plan.media_bytes
+        staged.append(folder)
+    reader.verify_checksums()
+    report(STAGED)
+    return staged
+
+
+def _relink(task: Task, plan: TaskPlan, owner) -> CloudStorage | None:
+    """Auto-relink a restored lightweight task; None when it stays unlinked. The task is
+    committed already: a failure here leaves it unlinked (logged), it does not fail the
+    restore."""
+    origin = plan.spec.origin
+    if origin is None:
+        return None
+    try:
+        return relink_auto(task=task, owner=owner, origin=origin)
+    except Exception:
+        logger.exception("Auto-relink of restored task %s failed", task.id)
+        return None

@@ -1,0 +1,117 @@
+"""Backup import requests (SPEC 6, 7.4): queueing an import, and fetching its archive.
+
+``backup_import_submit`` takes what the upload machinery received (``LocalFile`` for multipart
+and TUS, ``CloudFile`` for ``location=cloud_storage``), refuses a local file that is not a ZIP
+at once (400), and submits an ``import:backup`` request with a unique id. In the worker,
+``import_archive`` yields the archive as a local file: the uploaded one, or the cloud object
+downloaded (streaming, within ``MAX_UPLOAD_SIZE``) into ``DATA_DIR/imports/``; either is
+deleted when the import ends, successfully or not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.conf import settings
+
+from cvat_lite import errors
+from cvat_lite.backup.archive.reader import NOT_A_ZIP
+from cvat_lite.engine.cloud import provider_for
+from cvat_lite.engine.selectors import cloud_storage_for
+from cvat_lite.requests.models import Request, RequestAction
+from cvat_lite.requests.services import RequestSpec, request_submit
+from cvat_lite.uploads.services import IMPORTS_DIRNAME, upload_size_check
+from cvat_lite.uploads.sources import CloudFile, LocalFile, UploadSource
+
+JOB_FUNC = "cvat_lite.backup.jobs.import_backup"
+TARGETS = ("task", "project")
+ZIP_MAGIC = b"PK"
+
+MSG_NOT_AN_UPLOAD = "The archive to import is not a file received by this server."
+MSG_USER_GONE = "The user who asked for this import no longer exists."
+
+
+def backup_import_submit(*, owner, target: str, source: UploadSource) -> Request:
+    """Queue the import of a ``target`` ("task" | "project") backup from ``source``. A local
+    file that does not start like a ZIP is refused now (the caller deletes it)."""
+    assert target in TARGETS
+    if isinstance(source, LocalFile):
+        with open(source.path, "rb") as stream:
+            if stream.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
+                raise errors.ArchiveError(NOT_A_ZIP)
+        where: dict[str, Any] = {"path": str(source.path), "name": source.original_name}
+    else:
+        where = {"cloud_storage_id": source.cloud_storage_id, "key": source.key}
+    return request_submit(
+        owner=owner,
+        spec=RequestSpec(
+            action=RequestAction.IMPORT,
+            target=target,
+            subresource="backup",
+            func=JOB_FUNC,
+            kwargs={"target": target, "user_id": owner.id, "source": where},
+        ),
+    )
+
+
+# --- in the worker -----------------------------------------------------------------------------
+
+
+def _imports_dir() -> Path:
+    return Path(settings.DATA_DIR) / IMPORTS_DIRNAME
+
+
+@contextlib.contextmanager
+def import_archive(*, user, source: Mapping[str, Any]) -> Iterator[Path]:
+    """The archive of an import request as a local file, deleted on exit. ``user`` is None
+    when the requesting user was deleted meanwhile."""
+    if "path" in source:
+        path = Path(source["path"])
+        # Only a file the upload machinery put in the imports folder, never another path.
+        if path.parent.resolve() != _imports_dir().resolve():
+            raise errors.BadRequest(MSG_NOT_AN_UPLOAD)
+    else:
+        path = _imports_dir() / f"{uuid.uuid4().hex}.zip"
+    try:
+        if user is None:
+            raise errors.BadRequest(MSG_USER_GONE)
+        if "path" not in source:
+            _download(user, CloudFile(source["cloud_storage_id"], source["key"]), path)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+class _Limited:
+    """A write-only stream that refuses more than ``MAX_UPLOAD_SIZE`` bytes (a cloud object
+    can grow between ``head`` and the download)."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream, self.written = stream, 0
+
+    def write(self, data: bytes) -> int:
+        self.written += len(data)
+        upload_size_check(size=self.written)
+        return self.stream.write(data)
+
+    def tell(self) -> int:
+        return self.written
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+
+def _download(user, source: CloudFile, path: Path) -> None:
+    storage = cloud_storage_for(user, source.cloud_storage_id)
+    provider = provider_for(storage)
+    upload_size_check(size=provider.head(source.key).size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "xb") as out:
+        provider.download_to(source.key, _Limited(out))  # type: ignore[arg-type]

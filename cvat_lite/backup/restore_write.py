@@ -1,0 +1,297 @@
+"""Restoring a backup, step 2: extract the media, then write the rows of a checked task.
+
+Media of a full backup are extracted *before* the database transaction, into a staging folder
+``DATA_DIR/restore/<uuid>/`` (streamed; the reader verifies each member's checksum as its last
+byte is read), so that the write transaction stays short. Inside the transaction the staged
+folder is moved to the task's media folder (one rename). ``Workspace`` removes the staging
+folder in any case and, on failure, every task folder it placed: a failed restore leaves no file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from cvat_lite import errors
+from cvat_lite.backup.archive import ArchiveReader
+from cvat_lite.backup.format import ANNOTATIONS_JSON, LabelSpec
+from cvat_lite.backup.restore_plan import TaskPlan
+from cvat_lite.engine.models import (
+    Data,
+    Image,
+    Job,
+    JobAnnotations,
+    Label,
+    Project,
+    StorageChoice,
+    Task,
+)
+from cvat_lite.engine.services.annotations import schema
+from cvat_lite.engine.services.data import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE
+from cvat_lite.engine.services.jobs import jobs_create_from_layout
+from cvat_lite.engine.services.labels import labels_of
+from cvat_lite.engine.services.tasks import task_create, task_files_dir
+from cvat_lite.media.frames import local_media_root
+from cvat_lite.media.manifest import read_manifest
+from cvat_lite.media.paths import safe_join
+
+STAGING_DIRNAME = "restore"
+COPY_CHUNK = 1024 * 1024
+IMAGE_BATCH = 5000
+ANNOTATION_BATCH = 500
+
+MEDIA_WRITE_FAILED = "The backup's media could not be written to the server's disk."
+ANNOTATIONS_INVALID = "{what}: job {index}: {problem}"
+
+Progress = Callable[[float], None]
+
+
+class Workspace:
+    """The staging folder of one restore, and the task media folders placed from it."""
+
+    def __init__(self) -> None:
+        self.root = Path(settings.DATA_DIR) / STAGING_DIRNAME / uuid.uuid4().hex
+        self.placed: list[Path] = []
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is not None:
+            for folder in self.placed:
+                shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)  # its parent stays: others may use it
+
+    def folder(self, index: int) -> Path:
+        return self.root / str(index)
+
+    def place(self, task_id: int, staged: Path) -> None:
+        """Move ``staged`` into place as the media folder of ``task_id`` (its files folder,
+        left over by nothing but a crash, is replaced)."""
+        task_dir = task_files_dir(task_id)
+        shutil.rmtree(task_dir, ignore_errors=True)
+        self.placed.append(task_dir)
+        target = local_media_root(task_id)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target)
+        except OSError:
+            raise errors.CvatLiteError(MEDIA_WRITE_FAILED) from None
+
+
+# --- media -------------------------------------------------------------------------------------
+
+
+def stage_media(
+    reader: ArchiveReader, plan: TaskPlan, folder: Path, progress: Callable[[int], None]
+) -> None:
+    """Extract the task's media into ``folder``, streaming; ``progress(n)`` gets the bytes
+    written so far. Checksum and CRC problems are ``ArchiveError``s from the reader."""
+    written = 0
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in plan.media:
+        target = safe_join(folder, path)
+        with reader.open(plan.member(path)) as source:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(target, "xb") as out:
+                    while chunk := source.read(COPY_CHUNK):
+                        out.write(chunk)
+                        written += len(chunk)
+                        progress(written)
+            except OSError:
+                raise errors.CvatLiteError(MEDIA_WRITE_FAILED) from None
+
+
+# --- rows --------------------------------------------------------------------------------------
+
+
+def label_items(labels: list[LabelSpec]) -> list[dict[str, Any]]:
+    """``labels`` in the write shape of ``labels_create``."""
+    return [
+        {
+            "name": label.name,
+            "color": label.color,
+            "type": label.type,
+            "svg": label.svg,
+            "attributes": [
+                {
+                    "name": attribute.name,
+                    "mutable": attribute.mutable,
+                    "input_type": attribute.input_type,
+                    "default_value": attribute.default_value,
+                    "values": list(attribute.values),
+                }
+                for attribute in label.attributes
+            ],
+            "sublabels": label_items(label.sublabels),
+        }
+        for label in labels
+    ]
+
+
+def write_task(
+    reader: ArchiveReader,
+    plan: TaskPlan,
+    *,
+    owner,
+    project: Project | None,
+    staged: Path | None,
+    workspace: Workspace,
+    progress: Progress,
+) -> Task:
+    """Create the task of ``plan`` with its labels (none in a project), data, images, jobs and
+    annotations. Call inside a transaction."""
+    spec = plan.spec
+    task = task_create(
+        owner=owner,
+        name=spec.name,
+        project_id=project.id if project is not None else None,
+        labels=label_items(spec.labels) if project is None else (),
+        segment_size=plan.segment_size,
+        overlap=plan.overlap,
+        subset=spec.subset,
+        bug_tracker=spec.bug_tracker,
+        status=spec.status,
+    )
+    task.data = _create_data(reader, plan, lambda f: progress(0.7 * f))
+    task.validation_layout = spec.data.validation_layout
+    task.consensus_replicas = spec.consensus_replicas
+    task.save(update_fields=["data", "validation_layout", "consensus_replicas", "updated_date"])
+    jobs = jobs_create_from_layout(task=task, layout=plan.jobs)
+    progress(0.8)
+    _write_annotations(task, jobs, plan)
+    if staged is not None:
+        workspace.place(task.id, staged)
+    progress(1.0)
+    return task
+
+
+def _create_data(reader: ArchiveReader, plan: TaskPlan, progress: Progress) -> Data:
+    spec = plan.spec.data
+    origin = plan.spec.origin
+    data = Data.objects.create(
+        storage=StorageChoice.CLOUD_STORAGE if plan.lightweight else StorageChoice.LOCAL,
+        cloud_storage=None,
+        size=spec.frame_count,
+        chunk_size=min(spec.chunk_size or DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE),
+        image_quality=spec.image_quality,
+        start_frame=spec.start_frame,
+        stop_frame=spec.stop_frame,
+        frame_filter=spec.frame_filter,
+        sorting_method=spec.sorting_method,
+        deleted_frames=sorted(set(spec.deleted_frames)),
+        cloud_prefix=plan.key_prefix.rstrip("/"),
+        cloud_origin=(
+            {"provider_type": origin.provider_type, "resource": origin.resource}
+            if plan.lightweight and origin is not None
+            else None
+        ),
+    )
+    prefix = plan.key_prefix
+    batch: list[Image] = []
+    with reader.open(plan.manifest) as stream:
+        for frame, entry in enumerate(read_manifest(stream, allow_duplicates=True)):
+            batch.append(
+                Image(
+                    data=data,
+                    path=prefix + entry.path,
+                    frame=frame,
+                    width=entry.width,
+                    height=entry.height,
+                    checksum=entry.checksum or "",
+                    related_files=[prefix + path for path in entry.related_images],
+                )
+            )
+            if len(batch) == IMAGE_BATCH:
+                Image.objects.bulk_create(batch)
+                batch = []
+                progress((frame + 1) / plan.image_count)
+    Image.objects.bulk_create(batch)
+    return data
+
+
+# --- annotations -------------------------------------------------------------------------------
+
+
+@dataclass
+class _LabelRef:
+    id: int
+    attributes: dict[str, int]
+    sublabels: dict[str, _LabelRef] = field(default_factory=dict)
+
+
+def _label_ref(label: Label, *, nested: bool = True) -> _LabelRef:
+    return _LabelRef(
+        id=label.id,
+        attributes={attribute.name: attribute.id for attribute in label.attributes.all()},
+        sublabels={sub.name: _label_ref(sub, nested=False) for sub in label.sublabels.all()}
+        if nested
+        else {},
+    )
+
+
+def _label_refs(task: Task) -> dict[str, _LabelRef]:
+    labels = labels_of(task=task).prefetch_related("attributes", "sublabels__attributes")
+    return {label.name: _label_ref(label) for label in labels}
+
+
+def _attributes(values: list[dict[str, Any]], label: _LabelRef) -> list[dict[str, Any]]:
+    return [
+        {"spec_id": label.attributes[value["name"]], "value": value["value"]} for value in values
+    ]
+
+
+def _with_ids(obj: Mapping[str, Any], scope: Mapping[str, _LabelRef]) -> dict[str, Any]:
+    """A backup object (labels and attributes by name) in the API's shape (by id). The format
+    parser has checked that every name is defined."""
+    label = scope[obj["label"]]
+    result = {key: value for key, value in obj.items() if key != "label"}
+    result["label_id"] = label.id
+    result["attributes"] = _attributes(obj["attributes"], label)
+    if "shapes" in obj:
+        result["shapes"] = [
+            {**shape, "attributes": _attributes(shape["attributes"], label)}
+            for shape in obj["shapes"]
+        ]
+    if "elements" in obj:
+        result["elements"] = [_with_ids(element, label.sublabels) for element in obj["elements"]]
+    return result
+
+
+def _write_annotations(task: Task, jobs: list[Job], plan: TaskPlan) -> None:
+    labels = _label_refs(task)
+    ids = schema.Ids(1)
+    rows = {row.job_id: row for row in JobAnnotations.objects.filter(job__segment__task=task)}
+    what = plan.prefix + ANNOTATIONS_JSON
+    changed = []
+    for index, (job, spec) in enumerate(zip(jobs, plan.annotations, strict=True)):
+        document = {
+            kind: [_with_ids(obj, labels) for obj in getattr(spec, kind)] for kind in schema.KINDS
+        }
+        try:
+            parsed = schema.parse_document(document)
+        except errors.BadRequest as error:
+            message = ANNOTATIONS_INVALID.format(what=what, index=index, problem=error.message)
+            raise errors.ArchiveError(message) from None
+        if not any(parsed.values()) and spec.version == 0:
+            continue  # the row as jobs_create_from_layout made it
+        row = rows[job.id]
+        for kind in schema.KINDS:
+            for obj in parsed[kind]:
+                schema.assign_ids(obj, ids)
+            setattr(row, kind, parsed[kind])
+        row.version = spec.version
+        changed.append(row)
+    for row in changed:  # the store hands out ids from the highest next_id of the task's rows
+        row.next_id = ids.next
+    JobAnnotations.objects.bulk_update(
+        changed, ["tags", "shapes", "tracks", "version", "next_id"], batch_size=ANNOTATION_BATCH
+    )
