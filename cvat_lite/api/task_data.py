@@ -164,7 +164,12 @@ class DataMetaWriteSerializer(serializers.Serializer):
         child=serializers.IntegerField(min_value=0), required=False
     )
     cloud_storage_id = serializers.IntegerField(
-        required=False, allow_null=True, help_text="null unlinks a cloud task."
+        required=False,
+        allow_null=True,
+        help_text=(
+            "Relink a cloud task to this cloud storage (verified against the task's media "
+            "manifest); null unlinks it."
+        ),
     )
 
 
@@ -347,6 +352,29 @@ class TaskPreviewView(APIView):
         return _media_response(frames.read_preview(task, 0, name="preview"))
 
 
+RELINK_DESCRIPTION = """\
+`deleted_frames` replaces the task's deleted frames.
+
+`cloud_storage_id` relinks a task whose media are in a cloud storage (`storage` is
+`cloud_storage`; others → 400 `not_a_cloud_task`) to that storage, or unlinks it with `null`.
+The storage must exist and be visible to the caller (else 400 `cloud_storage_not_found` naming
+the id) and be `AVAILABLE` (else 400 `cloud_storage_not_available` naming the status).
+
+**Verification**: every object key of the task's media manifest (frames and context images)
+must be in the storage — checked with ONE paged listing of the keys' common folder, never a
+request per object — and where the manifest has a checksum and the provider lists an MD5
+(S3 ETags of single-part uploads, Azure Content-MD5, GCS md5Hash) they must match. Otherwise
+→ 400 `relink_verification_failed` with `extra.missing` / `extra.mismatched` (the first 100
+keys, in frame order) and `extra.missing_count` / `extra.mismatched_count`. The keys are the
+same in every provider, so a task can move between S3, Azure and GCS.
+
+On success the link is saved (with `deleted_frames` when both are given; on any refusal
+nothing changes), cached chunks and previews are dropped, `chunks_updated_date` and the
+task's `updated_date` move, and later lightweight backups name the new storage's provider and
+bucket.
+"""
+
+
 class TaskDataMetaView(APIView):
     content_negotiation_class = _AnyAccept
 
@@ -362,7 +390,8 @@ class TaskDataMetaView(APIView):
     @extend_schema(
         tags=["tasks"],
         operation_id="tasks_partial_update_data_meta",
-        summary="Change deleted frames, or unlink the cloud storage (cloud_storage_id: null)",
+        summary="Change deleted frames, relink or unlink the task's cloud storage",
+        description=RELINK_DESCRIPTION,
         request=DataMetaWriteSerializer,
         responses={200: DataMetaReadSerializer, **error_responses(400, 401, 404)},
     )
@@ -371,7 +400,7 @@ class TaskDataMetaView(APIView):
         serializer = DataMetaWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data_services.data_meta_update(
-            task=task, data=frames.task_data(task), **serializer.validated_data
+            task=task, data=frames.task_data(task), user=request.user, **serializer.validated_data
         )
         return _json_response(frames.task_meta_json(task))
 

@@ -4,7 +4,6 @@ chunk cache, and tasks whose cloud storage link is missing or broken."""
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 
 import pytest
@@ -223,31 +222,30 @@ def test_patch_deleted_frames(api, user, s3_cloud, drain):
     assert Data.objects.get(pk=task.data_id).deleted_frames == [0, 2]
 
 
-def test_meta_of_a_large_task_is_fast(api, user):
-    data = Data.objects.create(storage=StorageChoice.SHARE, size=100_000, stop_frame=99_999)
+def test_meta_of_a_large_task_streams_every_frame(api, user):
+    # Speed is measured in bench/, not here; this checks the streamed JSON of a large task.
+    count = 20_000
+    data = Data.objects.create(storage=StorageChoice.SHARE, size=count, stop_frame=count - 1)
     with connection.cursor() as cursor:  # the ORM's bulk_create would take most of the test
         cursor.executemany(
             f"INSERT INTO {Image._meta.db_table} "
             "(data_id, path, frame, width, height, checksum, related_files) "
             "VALUES (%s, %s, %s, %s, %s, '', '[]')",
-            [(data.id, f"d/{i:06d}.jpg", i, 640, 480) for i in range(100_000)],
+            [(data.id, f"d/{i:06d}.jpg", i, 640, 480) for i in range(count)],
         )
     task = make_task(user)
     Task.objects.filter(pk=task.id).update(data=data)
 
-    timings = []
-    for _ in range(2):  # the best of two: a loaded test machine must not fail it
-        started = time.perf_counter()
-        response = api.get(f"/api/tasks/{task.id}/data/meta")
-        timings.append(time.perf_counter() - started)
-    elapsed = min(timings)
+    response = api.get(f"/api/tasks/{task.id}/data/meta")
 
     assert response.status_code == 200
     frames = response.json()["frames"]
-    assert len(frames) == 100_000
-    assert frames[-1]["name"] == "d/099999.jpg"
-    assert elapsed < 1.0, elapsed
-    print(f"data/meta of 100,000 frames: {elapsed:.3f} s")
+    assert len(frames) == count
+    assert frames[0] == {
+        "name": "d/000000.jpg", "width": 640, "height": 480,
+        "related_files": 0, "has_related_context": False,
+    }  # fmt: skip
+    assert frames[-1]["name"] == f"d/{count - 1:06d}.jpg"
 
 
 # --- jobs --------------------------------------------------------------------------------------

@@ -1,0 +1,81 @@
+"""``PATCH /api/projects/{id}/cloud_storage``: relink the unlinked cloud tasks of a project
+(SPEC 7.5)."""
+
+from __future__ import annotations
+
+from django.urls import re_path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cvat_lite.api.schema import error_responses
+from cvat_lite.backup.relink import project_relink
+from cvat_lite.engine.models import Project
+from cvat_lite.engine.selectors import get_visible
+
+PROJECT_RELINK_DESCRIPTION = """\
+Links every task of the project whose media are in a cloud storage and that has no storage
+link (restored from a lightweight backup, or its storage was deleted or unlinked) to the
+given storage — each one only if the storage holds its media. Other tasks are left alone.
+
+The storage must exist, be visible to the caller (else 400 `cloud_storage_not_found`) and be
+`AVAILABLE` (else 400 `cloud_storage_not_available` naming the status): checked once, for the
+whole request.
+
+**Verification**, per task, as for `PATCH /api/tasks/{id}/data/meta`: every object key of the
+task's media manifest must be in the storage (ONE paged listing, not a request per object),
+and where the manifest has a checksum and the provider lists an MD5 they must match. A task
+that fails is not linked and is reported in `failed` with the error's `code` (e.g.
+`relink_verification_failed`) and `message`; the linked ones are in `relinked`. Linking a task
+drops its cached chunks and previews and moves its `updated_date`.
+"""
+
+
+class ProjectCloudStorageWriteSerializer(serializers.Serializer):
+    cloud_storage_id = serializers.IntegerField(
+        help_text="The cloud storage to link the project's unlinked cloud tasks to."
+    )
+
+
+class ProjectRelinkFailureSerializer(serializers.Serializer):
+    task_id = serializers.IntegerField()
+    code = serializers.CharField(help_text="The error code, e.g. relink_verification_failed.")
+    message = serializers.CharField()
+
+
+class ProjectRelinkResultSerializer(serializers.Serializer):
+    relinked = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Ids of the tasks now linked."
+    )
+    failed = ProjectRelinkFailureSerializer(many=True)
+
+
+class ProjectCloudStorageView(APIView):
+    @extend_schema(
+        tags=["projects"],
+        operation_id="projects_partial_update_cloud_storage",
+        summary="Relink the project's unlinked cloud tasks to a cloud storage",
+        description=PROJECT_RELINK_DESCRIPTION,
+        request=ProjectCloudStorageWriteSerializer,
+        responses={200: ProjectRelinkResultSerializer, **error_responses(400, 401, 404)},
+    )
+    def patch(self, request, pk):
+        project = get_visible(Project.objects.all(), request.user, pk)
+        serializer = ProjectCloudStorageWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = project_relink(
+            project=project,
+            user=request.user,
+            cloud_storage_id=serializer.validated_data["cloud_storage_id"],
+        )
+        return Response(
+            ProjectRelinkResultSerializer(
+                {"relinked": result.relinked, "failed": result.failed}
+            ).data
+        )
+
+
+urlpatterns = [
+    re_path(r"^projects/(?P<pk>\d+)/cloud_storage/?$", ProjectCloudStorageView.as_view()),
+]
