@@ -144,3 +144,17 @@ class ManifestError(BadRequest):
 class ArchiveError(BadRequest):
     code = "invalid_backup"
     default_message = "The backup archive is invalid."
+
+
+# --- uploads -----------------------------------------------------------------------------------
+
+
+class UploadOffsetConflict(Conflict):
+    """TUS: a chunk does not start at the upload's offset, or another chunk is being written.
+    ``offset`` is the real one; the API sends it back in ``Upload-Offset``."""
+
+    code = "upload_offset_conflict"
+
+    def __init__(self, message: str, *, offset: int, code: str | None = None):
+        super().__init__(message, code=code, extra={"offset": offset})
+        self.offset = offset

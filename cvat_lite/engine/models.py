@@ -143,12 +143,31 @@ class Data(models.Model):
     # Where the media were taken from in the bucket (a manifest's folder); informative, used as
     # the origin block of lightweight backups.
     cloud_prefix = models.CharField(max_length=1024, blank=True, default="")
+    # The provider and bucket the media are in ({"provider_type", "resource"}), remembered
+    # while the task is linked (see ``save``) so that a lightweight backup of a task whose
+    # storage link is gone still names its origin. Never an id, never a credential.
+    cloud_origin = models.JSONField(null=True, blank=True)
 
     @property
     def step(self) -> int:
         from cvat_lite.media.selection import parse_frame_filter
 
         return parse_frame_filter(self.frame_filter)
+
+    def save(self, *args, **kwargs):
+        """Remember the linked storage's provider and bucket in ``cloud_origin``: a link can
+        disappear without a save (``SET_NULL`` when the storage is deleted)."""
+        try:
+            storage = self.cloud_storage if self.cloud_storage_id is not None else None
+        except CloudStorage.DoesNotExist:  # deleted meanwhile: SET_NULL is on its way
+            storage = None
+        if storage is not None:
+            origin = {"provider_type": storage.provider_type, "resource": storage.resource}
+            if origin != self.cloud_origin:
+                self.cloud_origin = origin
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {*kwargs["update_fields"], "cloud_origin"}
+        super().save(*args, **kwargs)
 
 
 class Image(models.Model):
