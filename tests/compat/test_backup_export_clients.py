@@ -59,3 +59,29 @@ def test_sdk_and_cli_download_backups(live, tmp_path, s3_emulator, s3_bucket):
     [named] = list(folder.iterdir())  # named from Content-Disposition
     assert named.name.startswith("task_sdk_backup_backup_") and named.suffix == ".zip"
     _check(named, lightweight=False, objects=objects)
+
+
+def test_sdk_downloads_a_project_backup(live, tmp_path, s3_emulator, s3_bucket):
+    import zipfile
+
+    put_images_with_manifest(s3_emulator, s3_bucket, "set1/", 3)
+    with live.client(credentials=(live.username, live.password)) as client:
+        project = client.projects.create({"name": "sdk project", "labels": [{"name": "car"}]})
+        storage_id = _create_storage(client, s3_emulator, s3_bucket)
+        client.tasks.create_from_data(
+            spec={"name": "in project", "project_id": project.id},
+            resource_type=ResourceType.SHARE,
+            resources=["set1/manifest.jsonl"],
+            data_params={"cloud_storage_id": storage_id},
+        )
+        path = tmp_path / "project.zip"
+        project.download_backup(path, lightweight=True)
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    assert "project.json" in names
+    assert [n for n in names if n.startswith("task_0/data/")] == ["task_0/data/manifest.jsonl"]
+
+    result = run_cli(live, tmp_path, "project", "backup", str(project.id), str(tmp_path / "p.zip"))
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(tmp_path / "p.zip") as archive:  # the CLI asks for a full backup
+        assert "task_0/data/img0.jpg" in archive.namelist()
