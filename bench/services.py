@@ -1,0 +1,189 @@
+"""What a benchmark run starts: an embedded Redis, moto's S3 server (in this process, with a
+counter of object GETs), Django on a SQLite database in a temporary directory, and one real
+``cvat-lite rqworker`` subprocess whose resident memory is sampled from ``/proc``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+ACCOUNT = "123456789012"  # moto's default account
+KEY, SECRET = "bench-key", "bench-secret"
+
+_LISTING = {"list-type", "prefix", "delimiter", "uploads", "location", "versioning"}
+
+
+class CountingMoto(ThreadedMotoServer):
+    """moto's threaded server whose WSGI app counts GETs of single objects per bucket."""
+
+    def __init__(self) -> None:
+        super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
+        self.object_gets: Counter[str] = Counter()
+
+    def _count(self, app):
+        def counted(environ, start_response):
+            if environ["REQUEST_METHOD"] == "GET":
+                parts = environ.get("PATH_INFO", "").lstrip("/").split("/", 1)
+                query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+                if len(parts) == 2 and parts[1] and not _LISTING & query.keys():
+                    self.object_gets[parts[0]] += 1
+            return app(environ, start_response)
+
+        return counted
+
+    def _server_entry(self) -> None:
+        app = self._count(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def client(self):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint, aws_access_key_id=KEY,
+            aws_secret_access_key=SECRET, region_name="us-east-1",
+            config=Config(max_pool_connections=32),
+        )  # fmt: skip
+
+    @staticmethod
+    def backend():
+        from moto.s3.models import s3_backends
+
+        return s3_backends[ACCOUNT]["global"]
+
+    def seed(self, bucket: str, objects) -> None:
+        """Put ``(key, bytes)`` pairs straight into moto's backend: 100,000 HTTP PUTs to the
+        in-process server would take minutes, and only reading is measured."""
+        backend = self.backend()
+        for key, body in objects:
+            backend.put_object(bucket, key, body)
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(child) for child in task.read_text().split())
+    return found
+
+
+class Worker:
+    """One ``cvat-lite rqworker export import create`` subprocess (as ``cvat-lite serve`` runs
+    them). rq forks a work horse per job: the sampler reads the RSS of each process of the
+    worker's tree every 20 ms (Linux ``/proc``) and keeps the largest since ``reset_peak`` (the
+    horse's, which includes the pages it shares with the worker it was forked from)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self._log = log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cvat_lite.cli", "rqworker", "export", "import", "create"],
+            env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            rss = max(_rss_kb(pid) for pid in _descendants(self.process.pid))
+            self.peak_kb = max(self.peak_kb, rss)
+
+    def reset_peak(self) -> None:
+        self.peak_kb = 0
+
+    def check(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the worker exited ({self.process.returncode}): {self._log.name}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+class Environment:
+    def __init__(self, workdir: Path) -> None:
+        from cvat_lite.embedded_redis import EmbeddedRedis
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+        self.workdir = workdir
+        self.redis = EmbeddedRedis().start()
+        data = workdir / "data"
+        data.mkdir(parents=True)
+        env = {
+            "CVAT_LITE_DATA_DIR": str(data),
+            "CVAT_LITE_REDIS_URL": self.redis.url,
+            "CVAT_LITE_LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "cvat_lite.settings",
+        }
+        os.environ.update(env)
+        os.environ.pop("CVAT_LITE_DATABASE_URL", None)  # always the run's own SQLite file
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        self.moto = CountingMoto()
+        self.moto.start()
+        worker_env = {k: v for k, v in os.environ.items() if k != "CVAT_LITE_DATABASE_URL"}
+        self.worker = Worker(worker_env, workdir / "worker.log")
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.moto.stop()
+        self.redis.stop()
+
+
+def wait_until(predicate, *, timeout: float, every: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError("gave up waiting")
+        time.sleep(every)
