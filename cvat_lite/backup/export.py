@@ -49,6 +49,7 @@ from cvat_lite.backup.format import (
     task_folder,
 )
 from cvat_lite.cloud.base import CloudProvider, Status
+from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.models import Data, Project, StorageChoice, Task
 from cvat_lite.media.frames import CloudSource, MediaSource, source_for
 from cvat_lite.media.manifest import write_manifest
@@ -81,6 +82,8 @@ def backup_task_check(*, task: Task, lightweight: bool) -> Data:
         raise errors.BadRequest(MSG_LIGHTWEIGHT_NOT_POSSIBLE, code="lightweight_not_possible")
     if not lightweight and cloud and data.cloud_storage_id is None:
         raise errors.CloudStorageUnlinked(task.id)
+    if not lightweight and cloud and data.cloud_storage is not None:
+        provider_for(data.cloud_storage)  # an endpoint no longer allowed: 400, no connection
     return data
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, BinaryIO
+from urllib.parse import parse_qs
 
 from azure.core.exceptions import (
     AzureError,
@@ -100,6 +101,23 @@ class AzureProvider(CloudProvider):
             connection_string_endpoint(config.credentials.connection_string or "")
         elif not _ACCOUNT_RE.match(config.credentials.account_name or ""):
             raise BadRequest(MSG_BAD_ACCOUNT_NAME)
+
+    @classmethod
+    def secrets(cls, config: StorageConfig) -> list[str]:
+        """Also the account key and SAS of a connection string, and each SAS's signature
+        (request lines carry it URL-encoded, in another order than the token)."""
+        found = super().secrets(config)
+        sas = [config.credentials.session_token or ""]
+        if config.credentials_type == CredentialsType.CONNECTION_STRING:
+            try:
+                parts = parse_connection_string(config.credentials.connection_string or "")
+            except BadRequest:
+                parts = {}
+            found.append(parts.get("ACCOUNTKEY", ""))
+            sas.append(parts.get("SHAREDACCESSSIGNATURE", ""))
+        for token in filter(None, sas):
+            found += [token, *parse_qs(token.lstrip("?")).get("sig", [])]
+        return [value for value in found if value]
 
     @classmethod
     def endpoint_url(cls, config: StorageConfig) -> str | None:

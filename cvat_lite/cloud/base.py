@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, BinaryIO, ClassVar
 from urllib.parse import unquote
 
+from cvat_lite.cloud import redaction
 from cvat_lite.errors import (
     BadRequest,
     CloudObjectNotFound,
@@ -168,10 +169,18 @@ class CloudProvider(abc.ABC):
         """The custom endpoint this config connects to, None for the public default."""
         return config.attributes.get("endpoint_url") or None
 
+    @classmethod
+    def secrets(cls, config: StorageConfig) -> list[str]:
+        """The values in ``config`` that must never be logged (see ``redaction``)."""
+        creds = config.credentials
+        values = (creds.key, creds.secret_key, creds.session_token, creds.connection_string)
+        return [value for value in values if value]
+
     def __init__(self, config: StorageConfig, *, timeouts: Timeouts):
         self.config = config
         self.timeouts = timeouts
         self._clients: dict[Timeouts, Any] = {}
+        redaction.register(*self.secrets(config))  # before any SDK call can log them
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(resource={self.config.resource!r})"

@@ -31,6 +31,7 @@ from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 from google.cloud.storage.retry import DEFAULT_RETRY
 from google.oauth2 import service_account
 
+from cvat_lite.cloud import redaction
 from cvat_lite.cloud.base import (
     CloudProvider,
     CredentialsType,
@@ -81,6 +82,7 @@ def _md5_hex(md5_base64: str | None) -> str | None:
 def _load_key_file(path: str) -> service_account.Credentials:
     try:
         info = json.loads(Path(path).read_text(encoding="utf-8"))
+        redaction.register(info.get("private_key"), info.get("private_key_id"))
         if (
             info.get("token_uri") not in GOOGLE_TOKEN_URIS
             or info.get("universe_domain", "googleapis.com") != "googleapis.com"

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.conf import settings
 
 from cvat_lite import errors
+from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.selectors import cloud_storage_for
 from cvat_lite.media.paths import validate_relative_path
 from cvat_lite.uploads.models import Upload
@@ -48,7 +49,8 @@ def upload_offset(*, upload: Upload) -> int:
 
 def cloud_file_get(*, user, cloud_storage_id: int, key: str) -> CloudFile:
     """``?location=cloud_storage``: the storage must be visible to ``user`` (404 otherwise, the
-    project's rule for another user's object) and ``key`` a valid relative object key (400)."""
+    project's rule for another user's object), its endpoint allowed (400, no connection), and
+    ``key`` a valid relative object key (400)."""
     validate_relative_path(key)
-    cloud_storage_for(user, cloud_storage_id, error=errors.NotFound)
+    provider_for(cloud_storage_for(user, cloud_storage_id, error=errors.NotFound))
     return CloudFile(cloud_storage_id=cloud_storage_id, key=key)

@@ -251,7 +251,8 @@ def task_data_submit(
             _check_upload_order(server_files, options)
         elif options.cloud_storage_id is not None:
             storage = StorageChoice.CLOUD_STORAGE
-            cloud_storage_for(owner, options.cloud_storage_id)
+            # visible to the caller, and its endpoint allowed (400 now, no connection)
+            provider_for(cloud_storage_for(owner, options.cloud_storage_id))
             server_files = list(options.server_files)
             _check_paths(server_files)
         else:

@@ -1,0 +1,104 @@
+"""Tiny local servers for the outbound-request tests: a TCP listener that counts the
+connections made to it, and an HTTP server that redirects every request elsewhere."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ACCEPT_POLL = 0.05  # seconds between checks of the stop flag
+
+
+class ConnectionCounter:
+    """Listens on 127.0.0.1 and counts every TCP connection (closed at once, so a client that
+    does connect fails fast rather than waiting for an answer)."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(64)
+        self._socket.settimeout(ACCEPT_POLL)
+        self.port = self._socket.getsockname()[1]
+        self._accepted = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept_one(self) -> bool:
+        try:
+            connection, _ = self._socket.accept()
+        except (TimeoutError, BlockingIOError):
+            return False
+        connection.close()
+        self._accepted += 1
+        return True
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                self._accept_one()
+
+    @property
+    def accepted(self) -> int:
+        """Connections so far, including any still waiting in the listen backlog (a connect
+        completes in the kernel before it is accepted)."""
+        with self._lock:
+            self._socket.setblocking(False)
+            try:
+                while self._accept_one():
+                    pass
+            finally:
+                self._socket.settimeout(ACCEPT_POLL)
+            return self._accepted
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._socket.close()
+
+
+class _Redirect(BaseHTTPRequestHandler):
+    location = ""  # set on a subclass
+    hits: list[str]
+
+    def _answer(self) -> None:
+        self.hits.append(f"{self.command} {self.path}")
+        if length := int(self.headers.get("Content-Length") or 0):
+            self.rfile.read(length)
+        self.send_response(302)
+        self.send_header("Location", self.location + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class Redirector:
+    """An HTTP server answering every request with 302 to ``location`` + the same path."""
+
+    def __init__(self, location: str) -> None:
+        self.hits: list[str] = []
+        handler = type("Handler", (_Redirect,), {"location": location, "hits": self.hits})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads, self._server.block_on_close = True, False
+        self.port = self._server.server_address[1]
+        serve = threading.Thread(target=self._server.serve_forever, args=(ACCEPT_POLL,))
+        serve.daemon = True
+        serve.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
