@@ -91,6 +91,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "cvat_lite.api.middleware.UnstorableTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -144,6 +145,12 @@ RQ_QUEUES = {
     for name in ("export", "import", "create")
 }
 RQ_SHOW_ADMIN_LINK = False
+# Workers renew the deadline of the job they run every WORKER_HEARTBEAT seconds, up to
+# WORKER_HEARTBEAT_GRACE seconds ahead; a job past its deadline lost its worker and its request
+# fails (cvat_lite.requests.worker). rq's defaults: 30 and 60.
+WORKER_HEARTBEAT = _env_int("WORKER_HEARTBEAT", 30)
+WORKER_HEARTBEAT_GRACE = _env_int("WORKER_HEARTBEAT_GRACE", 60)
+RQ = {"WORKER_CLASS": "cvat_lite.requests.worker.Worker"}
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "media": {
@@ -165,6 +172,11 @@ USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Unused by the service (media live in DATA_DIR and the cloud). Set so that Django's test live
+# server, which serves MEDIA_URL from MEDIA_ROOT ahead of the app, does not take every path
+# ('' prefixes them all) for a file under the working directory.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = DATA_DIR / "media"
 
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -185,9 +197,9 @@ REST_FRAMEWORK = {
         "cvat_lite.api.renderers.CvatJSONRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "cvat_lite.api.parsers.JSONParser",
+        "cvat_lite.api.parsers.FormParser",
+        "cvat_lite.api.parsers.MultiPartParser",
     ],
     "DEFAULT_VERSIONING_CLASS": None,
 }

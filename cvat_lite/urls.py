@@ -10,3 +10,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema")),
     path("api/", include("cvat_lite.api.urls")),
 ]
+
+# Errors outside DRF views get the API's error body too (SPEC 8).
+handler404 = "cvat_lite.api.exception_handler.not_found_view"
+handler500 = "cvat_lite.api.exception_handler.server_error_view"

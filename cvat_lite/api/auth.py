@@ -173,7 +173,8 @@ class LogoutView(APIView):
         operation_id="auth_create_logout",
         summary="Log out: ends the session and revokes the API token",
         request=None,
-        responses={200: RestAuthDetailSerializer, **error_responses(403)},
+        # 401: a token that is not (or no longer) valid, e.g. after an earlier logout.
+        responses={200: RestAuthDetailSerializer, **error_responses(401, 403)},
     )
     def post(self, request: Request) -> Response:
         if request.user.is_authenticated:
@@ -212,7 +213,11 @@ class AccessTokensView(generics.GenericAPIView):
         tags=["auth"],
         operation_id="auth_list_access_tokens",
         summary="List your personal access tokens (values are never shown again)",
-        responses={200: AccessTokenReadSerializer(many=True), **error_responses(401)},
+        responses={
+            200: AccessTokenReadSerializer(many=True),
+            # 400: a query value that cannot be stored; 404: a page past the last
+            **error_responses(400, 401, 404),
+        },
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(accounts.access_tokens_of(user=request.user))

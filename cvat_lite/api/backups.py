@@ -188,7 +188,7 @@ _DOWNLOAD_RESPONSES = {
     ),
     **error_responses(400, 401, 404, 409),
 }
-_LEGACY_RESPONSES = error_responses(401, 410)
+_LEGACY_RESPONSES = error_responses(401, 404, 410)  # 404: no such route (an id not a number)
 
 
 def _export_schema(target: str):

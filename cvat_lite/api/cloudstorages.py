@@ -185,7 +185,10 @@ class CloudStorageListView(APIView):
             OpenApiParameter("page", OpenApiTypes.INT),
             OpenApiParameter("page_size", OpenApiTypes.INT),
         ],
-        responses={200: CloudStorageReadSerializer(many=True), **error_responses(400, 401)},
+        responses={
+            200: CloudStorageReadSerializer(many=True),
+            **error_responses(400, 401, 404),  # 404: a page past the last
+        },
     )
     def get(self, request):
         queryset = _filtered(

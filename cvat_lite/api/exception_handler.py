@@ -13,8 +13,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
-from django.db import DatabaseError
-from django.http import Http404
+from django.db import DataError, InterfaceError, OperationalError
+from django.http import Http404, JsonResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf
@@ -24,11 +24,17 @@ from cvat_lite import errors
 
 logger = logging.getLogger("cvat_lite.api")
 
+# The backend is unavailable (503, "try again later"): Redis cannot be reached; the database
+# cannot be reached, dropped the connection or timed out on a lock. Other database errors
+# (integrity, data, programming) are bugs: 500.
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
-    DatabaseError,
+    OperationalError,
+    InterfaceError,
 )
+
+MSG_INVALID_VALUE = "A value in the request cannot be stored or searched for."
 
 _DRF_CODES = {
     drf.ValidationError: ("invalid", "Invalid input."),
@@ -84,6 +90,10 @@ def handle_exception(exc: Exception, context: dict) -> Response | None:
         status, body = 403, error_body("permission_denied", errors.PermissionDenied.default_message)
     elif isinstance(exc, SuspiciousOperation):
         status, body = 400, error_body("bad_request", "The request was refused as malformed.")
+    elif isinstance(exc, DataError):
+        # A value of the request the database refuses (PostgreSQL: a NUL character in a text,
+        # an integer out of range) that no check caught: bad input, not a server fault.
+        status, body = 400, error_body("invalid_value", MSG_INVALID_VALUE)
     elif isinstance(exc, BACKEND_ERRORS):
         logger.error("Backend unavailable: %s", type(exc).__name__)
         unavailable = errors.ServiceUnavailable()
@@ -96,3 +106,16 @@ def handle_exception(exc: Exception, context: dict) -> Response | None:
     if status == 401 and "WWW-Authenticate" not in headers:
         headers["WWW-Authenticate"] = "Token"
     return Response(body, status=status, headers=headers)
+
+
+# --- Django's handlers for what never reaches a DRF view (cvat_lite/urls.py) -------------------
+
+
+def not_found_view(request, exception=None) -> JsonResponse:
+    """No route matches the path (e.g. ``/api/tasks/abc``): the same body as any other 404."""
+    return JsonResponse(error_body("not_found", errors.NotFound.default_message), status=404)
+
+
+def server_error_view(request) -> JsonResponse:
+    internal = errors.CvatLiteError()
+    return JsonResponse(error_body(internal.code, internal.message), status=500)

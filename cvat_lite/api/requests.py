@@ -75,6 +75,8 @@ _FILTERS = {
 
 
 class RequestListView(APIView):
+    pagination_class = PageNumberPagination  # the schema shows the paginated list
+
     @extend_schema(
         operation_id="requests_list",
         parameters=[
@@ -87,7 +89,10 @@ class RequestListView(APIView):
             OpenApiParameter("page", OpenApiTypes.INT),
             OpenApiParameter("page_size", OpenApiTypes.INT),
         ],
-        responses={200: RequestSerializer(many=True), **error_responses(400, 401)},
+        responses={
+            200: RequestSerializer(many=True),
+            **error_responses(400, 401, 404),  # 404: a page past the last
+        },
     )
     def get(self, request):
         qs = selectors.requests_visible(request.user)
@@ -108,7 +113,7 @@ class RequestListView(APIView):
                     raise errors.BadRequest(
                         MSG_BAD_FILTER.format(value=params[name], name=name)
                     ) from None
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         for item in page:
             services.reconcile(item)

@@ -20,6 +20,7 @@ _DESCRIPTIONS = {
     409: "Conflict with the current state",
     410: "Removed endpoint",
     413: "Too large",
+    415: "Unsupported media type",
     503: "A backing service (Redis, the database) is unavailable",
 }
 

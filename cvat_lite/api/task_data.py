@@ -23,11 +23,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cvat_lite import errors
+from cvat_lite.api.parsers import FormParser, JSONParser, MultiPartParser
 from cvat_lite.api.schema import RqIdSerializer, error_responses
 from cvat_lite.engine.models import Job, SortingMethod, Task
 from cvat_lite.engine.selectors import get_visible
@@ -265,8 +265,15 @@ _DATA_PARAMETERS = [
     OpenApiParameter("number", OpenApiTypes.INT, description="Frame or chunk number."),
     OpenApiParameter("quality", OpenApiTypes.STR, enum=QUALITIES),
 ]
-_BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="Frame, chunk (ZIP) or context ZIP")
-_PREVIEW = OpenApiResponse(OpenApiTypes.BINARY, description="A JPEG thumbnail")
+# What the media endpoints answer, by content type (not JSON).
+_MEDIA = "A frame (an image); a chunk or a frame's context images (a ZIP)"
+_BINARY = {
+    (200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description=_MEDIA),
+    (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description=_MEDIA),
+}
+_PREVIEW = {
+    (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="A JPEG thumbnail")
+}
 
 
 # --- task views --------------------------------------------------------------------------------
@@ -322,7 +329,7 @@ class TaskDataView(APIView):
         operation_id="tasks_retrieve_data",
         summary="A frame, a chunk or a frame's context images",
         parameters=_DATA_PARAMETERS,
-        responses={200: _BINARY, **error_responses(400, 401, 404, 409)},
+        responses={**_BINARY, **error_responses(400, 401, 404, 409)},
     )
     def get(self, request, pk):
         task = _task(request, pk)
@@ -345,7 +352,7 @@ class TaskPreviewView(APIView):
         tags=["tasks"],
         operation_id="tasks_retrieve_preview",
         summary="A thumbnail of the task's first frame",
-        responses={200: _PREVIEW, **error_responses(401, 404, 409)},
+        responses={**_PREVIEW, **error_responses(401, 404, 409)},
     )
     def get(self, request, pk):
         task = _task(request, pk)
@@ -419,7 +426,7 @@ class JobDataView(APIView):
             *_DATA_PARAMETERS,
             OpenApiParameter("index", OpenApiTypes.INT, description="Chunk index in the job."),
         ],
-        responses={200: _BINARY, **error_responses(400, 401, 404, 409)},
+        responses={**_BINARY, **error_responses(400, 401, 404, 409)},
     )
     def get(self, request, pk):
         job = _job(request, pk)
@@ -465,7 +472,7 @@ class JobPreviewView(APIView):
         tags=["jobs"],
         operation_id="jobs_retrieve_preview",
         summary="A thumbnail of the job's first frame",
-        responses={200: _PREVIEW, **error_responses(401, 404, 409)},
+        responses={**_PREVIEW, **error_responses(401, 404, 409)},
     )
     def get(self, request, pk):
         job = _job(request, pk)

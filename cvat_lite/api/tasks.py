@@ -135,13 +135,19 @@ class TaskReadSerializer(serializers.Serializer):
     validation_mode = _ValidationMode()
 
 
+# The columns' range (PositiveIntegerField: a 32-bit integer on PostgreSQL).
+POSITIVE_INT_MAX = 2**31 - 1
+
+
 class TaskWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=256)
     project_id = serializers.IntegerField(required=False, allow_null=True)
     labels = LabelSerializer(many=True, required=False)
     bug_tracker = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-    overlap = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    segment_size = serializers.IntegerField(min_value=0, required=False)
+    overlap = serializers.IntegerField(
+        min_value=0, max_value=POSITIVE_INT_MAX, required=False, allow_null=True
+    )
+    segment_size = serializers.IntegerField(min_value=0, max_value=POSITIVE_INT_MAX, required=False)
     subset = serializers.CharField(max_length=64, required=False, allow_blank=True)
     status = serializers.ChoiceField(StatusChoice.choices, required=False)
     target_storage = StorageSerializer(required=False, allow_null=True)

@@ -49,11 +49,11 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions as drf
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cvat_lite import errors
+from cvat_lite.api.parsers import FormParser, JSONParser, MultiPartParser
 from cvat_lite.api.schema import RqIdSerializer, error_responses
 from cvat_lite.uploads import selectors, services
 from cvat_lite.uploads.sources import LocalFile, UploadSource
@@ -254,7 +254,7 @@ class UploadChunkView(APIView):
         request={TUS_CONTENT_TYPE: OpenApiTypes.BINARY},
         responses={
             204: OpenApiResponse(description="The chunk was appended"),
-            **error_responses(400, 401, 404, 409, 413),
+            **error_responses(400, 401, 404, 409, 413, 415),
         },
     )
     def patch(self, request, upload_id: str, **kwargs):
@@ -395,7 +395,10 @@ def upload_schema(
             )
         },
         responses={
-            202: RqIdSerializer,
+            202: OpenApiResponse(
+                RqIdSerializer,
+                description="The import is queued ({rq_id}); Upload-Start answers 202 with no body",
+            ),
             201: OpenApiResponse(description="TUS upload created (Location, Upload-Filename)"),
             **error_responses(400, 401, 404, 409, 413),
         },

@@ -1,10 +1,11 @@
 """Export result files on disk: writing them atomically, finding them for a download, and
 removing them once they expire (``CVAT_LITE_EXPORT_TTL``).
 
-A result is written to ``DATA_DIR/exports/.partial-<uuid>.zip`` and renamed to
-``DATA_DIR/exports/<uuid>.zip`` only when complete, so a failed or killed export never leaves a
-downloadable file; partial files are removed on failure, and by ``exports_cleanup`` if the
-process died.
+A result is written to ``.partial-<uuid>.zip`` in the request's scratch folder
+(``DATA_DIR/exports/`` outside a request) and renamed to ``DATA_DIR/exports/<uuid>.zip`` only
+when complete, so a failed or killed export never leaves a downloadable file; partial files are
+removed on failure, with the scratch folder of a request whose worker died, and by
+``exports_cleanup`` when old.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.utils import timezone
 
 from cvat_lite import errors
 from cvat_lite.requests.models import Request, RequestAction, RequestStatus
+from cvat_lite.requests.scratch import current_scratch_dir
 from cvat_lite.requests.selectors import requests_visible
 from cvat_lite.requests.services import ACTIVE_STATUSES, reconcile
 
@@ -46,8 +48,9 @@ def exports_dir() -> Path:
 
 @contextlib.contextmanager
 def partial_result() -> Iterator[tuple[IO[bytes], Path]]:
-    """A new partial result file, open for writing; removed if the block fails."""
-    folder = exports_dir()
+    """A new partial result file, open for writing; removed if the block fails. In a request
+    it is in the request's scratch folder (removed if its worker dies)."""
+    folder = current_scratch_dir() or exports_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}{SUFFIX}"
     try:
@@ -59,8 +62,10 @@ def partial_result() -> Iterator[tuple[IO[bytes], Path]]:
 
 
 def result_commit(partial: Path) -> Path:
-    """Give a complete partial file its final name (an atomic rename)."""
-    final = partial.with_name(partial.name.removeprefix(PARTIAL_PREFIX))
+    """Give a complete partial file its final name in the exports folder (an atomic rename:
+    the scratch folder is on the same disk)."""
+    final = exports_dir() / partial.name.removeprefix(PARTIAL_PREFIX)
+    final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(partial, final)
     return final
 

@@ -4,13 +4,14 @@
 and TUS, ``CloudFile`` for ``location=cloud_storage``), refuses a local file that is not a ZIP
 at once (400), and submits an ``import:backup`` request with a unique id. In the worker,
 ``import_archive`` yields the archive as a local file: the uploaded one, or the cloud object
-downloaded (streaming, within ``MAX_UPLOAD_SIZE``) into ``DATA_DIR/imports/``; either is
-deleted when the import ends, successfully or not.
+downloaded (streaming, within ``MAX_UPLOAD_SIZE``); both are in the request's scratch folder and
+deleted when the import ends, successfully or not, or when its worker is found dead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,13 +24,15 @@ from cvat_lite.backup.archive.reader import NOT_A_ZIP
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.selectors import cloud_storage_for
 from cvat_lite.requests.models import Request, RequestAction
-from cvat_lite.requests.services import RequestSpec, request_submit
+from cvat_lite.requests.scratch import current_scratch_dir, scratch_dir, scratch_remove
+from cvat_lite.requests.services import RequestSpec, new_request_id, request_submit
 from cvat_lite.uploads.services import IMPORTS_DIRNAME, upload_size_check
 from cvat_lite.uploads.sources import CloudFile, LocalFile, UploadSource
 
 JOB_FUNC = "cvat_lite.backup.jobs.import_backup"
 TARGETS = ("task", "project")
 ZIP_MAGIC = b"PK"
+ARCHIVE_NAME = "archive.zip"
 
 MSG_NOT_AN_UPLOAD = "The archive to import is not a file received by this server."
 MSG_USER_GONE = "The user who asked for this import no longer exists."
@@ -37,25 +40,36 @@ MSG_USER_GONE = "The user who asked for this import no longer exists."
 
 def backup_import_submit(*, owner, target: str, source: UploadSource) -> Request:
     """Queue the import of a ``target`` ("task" | "project") backup from ``source``. A local
-    file that does not start like a ZIP is refused now (the caller deletes it)."""
+    file that does not start like a ZIP is refused now (the caller deletes it); an accepted
+    one moves into the request's scratch folder (removed with it, even if a worker dies)."""
     assert target in TARGETS
+    rq_id = new_request_id(RequestAction.IMPORT, target, None, "backup")
+    where: dict[str, Any]
     if isinstance(source, LocalFile):
         with open(source.path, "rb") as stream:
             if stream.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
                 raise errors.ArchiveError(NOT_A_ZIP)
-        where: dict[str, Any] = {"path": str(source.path), "name": source.original_name}
+        path = scratch_dir(rq_id) / ARCHIVE_NAME
+        path.parent.mkdir(parents=True)
+        os.replace(source.path, path)
+        where = {"path": str(path), "name": source.original_name}
     else:
         where = {"cloud_storage_id": source.cloud_storage_id, "key": source.key}
-    return request_submit(
-        owner=owner,
-        spec=RequestSpec(
-            action=RequestAction.IMPORT,
-            target=target,
-            subresource="backup",
-            func=JOB_FUNC,
-            kwargs={"target": target, "user_id": owner.id, "source": where},
-        ),
-    )
+    try:
+        return request_submit(
+            owner=owner,
+            rq_id=rq_id,
+            spec=RequestSpec(
+                action=RequestAction.IMPORT,
+                target=target,
+                subresource="backup",
+                func=JOB_FUNC,
+                kwargs={"target": target, "user_id": owner.id, "source": where},
+            ),
+        )
+    except BaseException:
+        scratch_remove(rq_id)
+        raise
 
 
 # --- in the worker -----------------------------------------------------------------------------
@@ -69,13 +83,16 @@ def _imports_dir() -> Path:
 def import_archive(*, user, source: Mapping[str, Any]) -> Iterator[Path]:
     """The archive of an import request as a local file, deleted on exit. ``user`` is None
     when the requesting user was deleted meanwhile."""
+    scratch = current_scratch_dir()
     if "path" in source:
         path = Path(source["path"])
-        # Only a file the upload machinery put in the imports folder, never another path.
-        if path.parent.resolve() != _imports_dir().resolve():
+        # Only the file submitted with this request (in its scratch folder; in the imports
+        # folder for requests queued by an earlier version), never another path.
+        folders = {folder.resolve() for folder in (scratch, _imports_dir()) if folder}
+        if path.parent.resolve() not in folders:
             raise errors.BadRequest(MSG_NOT_AN_UPLOAD)
     else:
-        path = _imports_dir() / f"{uuid.uuid4().hex}.zip"
+        path = (scratch or _imports_dir()) / f"{uuid.uuid4().hex}.zip"
     try:
         if user is None:
             raise errors.BadRequest(MSG_USER_GONE)

@@ -1,8 +1,9 @@
 """Restoring a backup, step 2: extract the media, then write the rows of a checked task.
 
 Media of a full backup are extracted *before* the database transaction, into a staging folder
-``DATA_DIR/restore/<uuid>/`` (streamed; the reader verifies each member's checksum as its last
-byte is read), so that the write transaction stays short. Inside the transaction the staged
+``<uuid>/`` in the request's scratch folder (``DATA_DIR/restore/`` outside a request; streamed;
+the reader verifies each member's checksum as its last byte is read), so that the write
+transaction stays short. Inside the transaction the staged
 folder is moved to the task's media folder (one rename). ``Workspace`` removes the staging
 folder in any case and, on failure, every task folder it placed: a failed restore leaves no file.
 """
@@ -41,6 +42,7 @@ from cvat_lite.engine.services.tasks import task_create, task_files_dir
 from cvat_lite.media.frames import local_media_root
 from cvat_lite.media.manifest import read_manifest
 from cvat_lite.media.paths import safe_join
+from cvat_lite.requests.scratch import current_scratch_dir
 
 STAGING_DIRNAME = "restore"
 COPY_CHUNK = 1024 * 1024
@@ -57,7 +59,8 @@ class Workspace:
     """The staging folder of one restore, and the task media folders placed from it."""
 
     def __init__(self) -> None:
-        self.root = Path(settings.DATA_DIR) / STAGING_DIRNAME / uuid.uuid4().hex
+        parent = current_scratch_dir() or Path(settings.DATA_DIR) / STAGING_DIRNAME
+        self.root = parent / uuid.uuid4().hex
         self.placed: list[Path] = []
 
     def __enter__(self) -> Workspace:

@@ -64,6 +64,10 @@ class _KeyFileRejected(Exception):
     """The key file is unreadable or names hosts other than Google's."""
 
 
+class _BucketNameRefused(Exception):
+    """The client refuses the bucket name before any request (no bucket can have it)."""
+
+
 class _NoRedirectSession(AuthorizedSession):
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs["allow_redirects"] = False
@@ -118,7 +122,10 @@ class GcsProvider(CloudProvider):
         )
 
     def _bucket(self, timeouts: Timeouts) -> Any:
-        return self._client(timeouts).bucket(self.config.resource)
+        try:
+            return self._client(timeouts).bucket(self.config.resource)
+        except ValueError as exc:  # e.g. "Bucket names must start and end with a number or ..."
+            raise _BucketNameRefused from exc
 
     def _opts(self, timeouts: Timeouts | None = None) -> dict[str, Any]:
         t = timeouts or self.timeouts
@@ -130,8 +137,8 @@ class GcsProvider(CloudProvider):
     # --- operations -----------------------------------------------------------------------
 
     def _head(self, key: str, timeouts: Timeouts) -> ObjectInfo:
-        blob = self._bucket(timeouts).blob(key)
         with self._errors(key):
+            blob = self._bucket(timeouts).blob(key)
             blob.reload(**self._opts(timeouts))
         return self._info(blob)
 
@@ -140,9 +147,9 @@ class GcsProvider(CloudProvider):
             self._bucket(self.timeouts).blob(key).download_to_file(stream, **self._opts())
 
     def _download_range(self, key: str, start: int, length: int) -> bytes:
-        blob = self._bucket(self.timeouts).blob(key)
         end = start + length - 1  # inclusive
         with self._errors(key):
+            blob = self._bucket(self.timeouts).blob(key)
             return blob.download_as_bytes(start=start, end=end, checksum=None, **self._opts())
 
     def upload(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
@@ -160,8 +167,7 @@ class GcsProvider(CloudProvider):
         page_size: int,
     ) -> ListPage:
         with self._errors():
-            iterator = self._client(timeouts).list_blobs(
-                self.config.resource,
+            iterator = self._bucket(timeouts).list_blobs(
                 prefix=prefix or None,
                 delimiter=delimiter or None,
                 page_size=page_size,
@@ -198,6 +204,9 @@ class GcsProvider(CloudProvider):
         if isinstance(exc, Forbidden | Unauthorized | RefreshError):
             log_failure("GCS", "access forbidden", exc, status)
             return CloudStorageForbidden()
+        if isinstance(exc, _BucketNameRefused):
+            log_failure("GCS", "bucket name refused by the client", exc, None)
+            return CloudStorageNotFound()
         if isinstance(exc, _KeyFileRejected):
             log_failure("GCS", "key file unreadable or not Google's", exc, None)
             return CloudStorageForbidden()

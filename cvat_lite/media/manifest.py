@@ -45,6 +45,7 @@ EMPTY_MANIFEST = 'the manifest is empty; it must start with {"version":"1.1"}.'
 TOO_LONG = "the line is longer than {limit} bytes."
 NOT_UTF8 = "the line is not valid UTF-8."
 NOT_JSON = "the line is not valid JSON."
+TOO_DEEP = "the line is nested too deeply."
 NOT_OBJECT = "the line must be a JSON object."
 NO_VERSION = 'the first line must be the version header, e.g. {"version":"1.1"}.'
 BAD_VERSION = 'unsupported manifest version {version}; supported: "1.0", "1.1".'
@@ -64,6 +65,9 @@ BAD_RELATED_LIST = "'meta.related_images' must be a list of strings."
 BAD_RELATED = "the related image {path} {reason}."
 BAD_CHECKSUM = "'checksum' must be a 32-digit hexadecimal MD5 digest."
 DUPLICATE = "the image {path} is listed more than once."
+REPEATED_DIFFERENT = (
+    "the image {path} is listed again with a different width, height, checksum or related images."
+)
 
 _CHECKSUM = re.compile(r"[0-9a-fA-F]{32}")
 _BAD_EXTENSION_CHARS = re.compile(r"[/\\\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -142,8 +146,10 @@ def _parse_json(raw: bytes, line: int, limit: int) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(text)
-    except (ValueError, RecursionError):  # JSONDecodeError, huge int literals, deep nesting
+    except ValueError:  # JSONDecodeError, huge int literals
         raise _line_error(line, NOT_JSON) from None
+    except RecursionError:
+        raise _line_error(line, TOO_DEEP) from None
     if not isinstance(value, dict):
         raise _line_error(line, NOT_OBJECT)
     return value
@@ -177,9 +183,9 @@ def read_manifest(
     ``stream`` is a binary file or any iterable of byte chunks (lines or not). This is a
     generator: nothing is read, and no error is raised, before the first ``next()``; the input
     is never held whole. Duplicate paths are refused unless ``allow_duplicates`` (CVAT backups
-    with honeypot frames repeat images on purpose).
+    with honeypot frames repeat images on purpose: a repeat must then be the same entry).
     """
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # path -> the hash of the rest of its first entry
     headers = 0
     entries = 0
     line = 0
@@ -198,10 +204,17 @@ def read_manifest(
             entry = _parse_entry(value)
         except _Problem as problem:
             raise _line_error(line, problem.args[0]) from None
-        if not allow_duplicates:
-            if entry.path in seen:
-                raise _line_error(line, DUPLICATE.format(path=shown(entry.path)))
-            seen.add(entry.path)
+        path = entry.path
+        details = hash(
+            (entry.name, entry.width, entry.height, entry.checksum, entry.related_images)
+        )
+        first = seen.get(path)
+        if first is None:
+            seen[path] = details
+        elif not allow_duplicates:
+            raise _line_error(line, DUPLICATE.format(path=shown(path)))
+        elif first != details:
+            raise _line_error(line, REPEATED_DIFFERENT.format(path=shown(path)))
         yield entry
     if headers == 0:
         raise _line_error(1, EMPTY_MANIFEST)

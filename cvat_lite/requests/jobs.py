@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 
 from cvat_lite import errors
 from cvat_lite.requests import services
+from cvat_lite.requests.scratch import scratch_for
 
 logger = logging.getLogger("cvat_lite.requests")
 
@@ -32,7 +33,8 @@ def run_request(request_id: str, func: str, kwargs: dict[str, Any]) -> None:
     services.request_mark_started(request_id=request_id)
     progress = services.ProgressReporter(request_id)
     try:
-        result: RequestResult = import_string(func)(progress=progress, **kwargs)
+        with scratch_for(request_id):
+            result: RequestResult = import_string(func)(progress=progress, **kwargs)
     except errors.CvatLiteError as exc:
         logger.info("Request %s failed: %s", request_id, exc.code)
         services.request_mark_failed(request_id=request_id, message=exc.message)

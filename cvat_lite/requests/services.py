@@ -15,11 +15,13 @@ from typing import Any
 
 import django_rq
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rq.job import JobStatus
 
 from cvat_lite import errors
 from cvat_lite.requests.models import Request, RequestAction, RequestStatus
+from cvat_lite.requests.scratch import scratch_remove
 
 logger = logging.getLogger("cvat_lite.requests")
 
@@ -31,6 +33,7 @@ MSG_INTERRUPTED = "The request was interrupted (its worker stopped). Try again."
 MSG_INTERNAL = "The request failed because of an internal error."
 
 ACTIVE_STATUSES = (RequestStatus.QUEUED, RequestStatus.STARTED)
+DEAD_JOB_STATUSES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 QUEUE_FOR_ACTION = {
     RequestAction.CREATE: "create",
     RequestAction.EXPORT: "export",
@@ -68,40 +71,48 @@ def request_submit(*, owner, spec: RequestSpec, rq_id: str | None = None) -> Req
     running is a 409 naming it; a finished or failed one is replaced.
     """
     rq_id = rq_id or new_request_id(spec.action, spec.target, spec.target_id, spec.subresource)
-    with transaction.atomic():
-        existing = Request.objects.select_for_update().filter(pk=rq_id).first()
-        if existing is not None:
-            existing = _reconcile(existing)
-            if existing.status in ACTIVE_STATUSES:
-                raise errors.Conflict(
-                    MSG_ALREADY_RUNNING, code="request_already_running", extra={"rq_id": rq_id}
-                )
-            _discard_result(existing)
-            existing.delete()
-        request = Request.objects.create(
-            id=rq_id,
-            owner=owner,
-            action=spec.action,
-            target=spec.target,
-            subresource=spec.subresource,
-            target_id=spec.target_id,
-            task_id=spec.task_id,
-            project_id=spec.project_id,
-            format=spec.format,
-            lightweight=spec.lightweight,
-            params=spec.params,
-        )
-        queue = django_rq.get_queue(QUEUE_FOR_ACTION[RequestAction(spec.action)])
-        transaction.on_commit(
-            lambda: queue.enqueue_call(
-                func=RUNNER,
-                args=(rq_id, spec.func, spec.kwargs),
-                job_id=rq_id,
-                timeout=settings.RQ_QUEUES[queue.name].get("DEFAULT_TIMEOUT", 3600),
-                result_ttl=3600,
-                failure_ttl=24 * 3600,
+    queue = django_rq.get_queue(QUEUE_FOR_ACTION[RequestAction(spec.action)])
+    # Redis down: fail (503) before a request row is saved that no job would ever run.
+    queue.connection.ping()
+    already_running = errors.Conflict(
+        MSG_ALREADY_RUNNING, code="request_already_running", extra={"rq_id": rq_id}
+    )
+    try:
+        with transaction.atomic():
+            existing = Request.objects.select_for_update().filter(pk=rq_id).first()
+            if existing is not None:
+                existing = _reconcile(existing)
+                if existing.status in ACTIVE_STATUSES:
+                    raise already_running
+                _discard_result(existing)
+                existing.delete()
+            request = Request.objects.create(
+                id=rq_id,
+                owner=owner,
+                action=spec.action,
+                target=spec.target,
+                subresource=spec.subresource,
+                target_id=spec.target_id,
+                task_id=spec.task_id,
+                project_id=spec.project_id,
+                format=spec.format,
+                lightweight=spec.lightweight,
+                params=spec.params,
             )
-        )
+            transaction.on_commit(
+                lambda: queue.enqueue_call(
+                    func=RUNNER,
+                    args=(rq_id, spec.func, spec.kwargs),
+                    job_id=rq_id,
+                    timeout=settings.RQ_QUEUES[queue.name].get("DEFAULT_TIMEOUT", 3600),
+                    result_ttl=3600,
+                    failure_ttl=24 * 3600,
+                )
+            )
+    except IntegrityError:
+        # A concurrent submit of the same id committed first (on PostgreSQL, FOR UPDATE cannot
+        # lock a row that does not exist yet, so both got past the check).
+        raise already_running from None
     return request
 
 
@@ -143,6 +154,7 @@ def request_cancel(*, request: Request) -> Request:
         job.cancel()
         job.delete()
     request_mark_failed(request_id=request.id, message=MSG_CANCELLED)
+    scratch_remove(request.id)
     request.refresh_from_db()
     return request
 
@@ -175,8 +187,19 @@ def _rq_job(request_id: str):
         return None
 
 
+def _job_dead(job) -> bool:
+    status = job.get_status(refresh=False)
+    if status == JobStatus.STARTED:
+        # rq's own rule: a started job past the deadline its worker's heartbeat sets
+        # (cvat_lite.requests.worker) was abandoned; the cleanup marks it failed.
+        job.started_job_registry.cleanup()
+        status = job.get_status(refresh=True)
+    return status in DEAD_JOB_STATUSES
+
+
 def _reconcile(request: Request) -> Request:
-    """A request the database says is active but whose RQ job is gone or dead has failed."""
+    """A request the database says is active but whose RQ job is gone or dead has failed; the
+    files its worker left in the request's scratch folder are removed."""
     if request.status not in ACTIVE_STATUSES:
         return request
     job = _rq_job(request.id)
@@ -187,10 +210,12 @@ def _reconcile(request: Request) -> Request:
             return request
         dead = True
     else:
-        dead = job.get_status(refresh=False) in {"failed", "stopped", "canceled"}
+        dead = _job_dead(job)
     if dead:
         request_mark_failed(request_id=request.id, message=MSG_INTERRUPTED)
         request.refresh_from_db()
+        if request.status == RequestStatus.FAILED:
+            scratch_remove(request.id)
     return request
 
 

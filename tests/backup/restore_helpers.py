@@ -1,5 +1,5 @@
 """Helpers for the restore tests: project archives, and a snapshot of everything a restore
-could leave behind (rows, files under DATA_DIR, cache entries in Redis)."""
+could leave behind (rows, background requests, files under DATA_DIR, cache entries in Redis)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from django.conf import settings
 from cvat_lite.backup.format import LabelSpec, ProjectSpec, build_project_json
 from cvat_lite.engine.models import (
     Attribute,
+    CloudStorage,
     Data,
     Image,
     Job,
@@ -22,13 +23,18 @@ from cvat_lite.engine.models import (
     Segment,
     Task,
 )
+from cvat_lite.requests.models import Request
+from cvat_lite.uploads.models import Upload
 
 from .archives import LABELS, Backup, task_backup
 
 INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "interop"
 CVAT_BACKUP = INTEROP / "task_30_backup_pre_consensus_replica_removal.zip"
 
-MODELS = (Project, Task, Data, Image, Label, Attribute, Segment, Job, JobAnnotations)
+MODELS = (
+    *(Project, Task, Data, Image, Label, Attribute, Segment, Job, JobAnnotations),
+    *(CloudStorage, Upload),
+)
 
 
 def cvat_backup_path() -> Path:
@@ -57,9 +63,10 @@ def project_backup(
 
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
-    rows: dict[str, int]
+    rows: dict[str, int]  # per model of MODELS (background requests are in ``requests``)
     files: frozenset[str]
     cache_keys: frozenset[bytes]
+    requests: frozenset[str] = frozenset()  # ids of the Request rows
 
 
 def _files() -> frozenset[str]:
@@ -82,6 +89,7 @@ def snapshot() -> Snapshot:
         rows={model.__name__: model.objects.count() for model in MODELS},
         files=_files(),
         cache_keys=_cache_keys(),
+        requests=frozenset(Request.objects.values_list("id", flat=True)),
     )
 
 

@@ -133,8 +133,15 @@ def test_chunks_need_not_be_lines():
 
 
 def test_duplicates_allowed_on_request():
-    lines = (*HEADER, _line(), _line(width=1))
-    assert len(_read(*lines, allow_duplicates=True)) == 2
+    lines = (*HEADER, _line(), _line(name="b"), _line())
+    assert len(_read(*lines, allow_duplicates=True)) == 3
+
+
+def test_an_allowed_duplicate_must_repeat_the_same_entry():
+    line, message = _refusal(*HEADER, _line(), _line(width=1), allow_duplicates=True)
+    assert message == m.LINE_ERROR.format(
+        line=line, problem=m.REPEATED_DIFFERENT.format(path=repr(GOOD["name"] + GOOD["extension"]))
+    )
 
 
 def test_same_name_with_other_extension_is_not_a_duplicate():
@@ -255,7 +262,7 @@ def test_entry_refusals(changes, problem):
     [
         (b"{not json}", m.NOT_JSON),
         (b'{"name": "a",}', m.NOT_JSON),
-        (b"[" * 100_000, m.NOT_JSON),  # nesting deep enough for a RecursionError
+        (b"[" * 100_000, m.TOO_DEEP),  # nesting deep enough for a RecursionError
         (b'{"width":' + b"9" * 5000 + b"}", m.NOT_JSON),  # int literal over Python's limit
         (b"NaN", m.NOT_OBJECT),
         (b'"a string"', m.NOT_OBJECT),

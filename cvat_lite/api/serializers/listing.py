@@ -17,6 +17,7 @@ from cvat_lite.api.schema import error_responses
 from cvat_lite.engine.selectors import get_visible, visible
 
 FILTER_NOT_INTEGER = "The filter '{name}' must be an integer."
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 SORT_UNKNOWN = "Cannot sort by '{value}'. Sortable fields: {fields}."
 
 
@@ -39,6 +40,8 @@ class ListSpec:
                 number = int(value)
             except ValueError:
                 raise errors.BadRequest(FILTER_NOT_INTEGER.format(name=name)) from None
+            if not INT64_MIN <= number <= INT64_MAX:  # no id is out there (SQLite: overflow)
+                raise errors.BadRequest(FILTER_NOT_INTEGER.format(name=name))
             queryset = queryset.filter(**{lookup: number})
         for name, lookup in self.strings.items():
             value = params.get(name)
@@ -143,7 +146,10 @@ def read_schemas(
         "list": extend_schema(
             summary=f"List {noun}s",
             parameters=[*parameters, *spec.parameters()],
-            responses={200: read_serializer(many=True), **error_responses(400, 401)},
+            responses={
+                200: read_serializer(many=True),
+                **error_responses(400, 401, 404),  # 404: a page past the last
+            },
         ),
         "retrieve": extend_schema(
             summary=f"Get a {noun}",

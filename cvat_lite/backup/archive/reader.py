@@ -23,6 +23,7 @@ CHUNK = 1 * MiB
 
 NOT_A_ZIP = "The file is not a ZIP archive."
 CORRUPT = "The ZIP archive is truncated or corrupt."
+UNSUPPORTED_ZIP = "The ZIP archive needs a ZIP feature this server does not support."
 TOO_MANY_MEMBERS = "The archive has more than {limit} members."
 BAD_NAME = "The archive member {name} {reason}."
 SYMLINK = "The archive member {name} is a symbolic link."
@@ -110,9 +111,15 @@ def _count_entries(fp: IO[bytes], start: int, size: int, limit: int) -> None:
         carry = block[-3:]  # a signature cut by the block boundary is counted next time
 
 
+def _is_dir(info: zipfile.ZipInfo) -> bool:
+    """``ZipInfo.is_dir`` on the name before zipfile cuts it at a NUL (and without its
+    IndexError for an empty name)."""
+    return info.orig_filename.endswith("/")
+
+
 def _check_member(info: zipfile.ZipInfo, limits: Limits) -> None:
     name = info.orig_filename  # before zipfile cuts it at a NUL
-    if info.is_dir():
+    if _is_dir(info):
         name = name[:-1]
     reason = member_name_problem(name, max_bytes=limits.max_name_length)
     if reason is not None:
@@ -126,7 +133,7 @@ def _check_member(info: zipfile.ZipInfo, limits: Limits) -> None:
         raise _error(ENCRYPTED, name)
     if info.compress_type not in SUPPORTED_COMPRESSION or info.flag_bits & _FLAG_PATCHED:
         raise _error(UNSUPPORTED_COMPRESSION, name)
-    if info.is_dir() and info.file_size:
+    if _is_dir(info) and info.file_size:
         raise _error(CORRUPT_MEMBER, name)
     if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
         raise _error(CORRUPT_MEMBER, name)
@@ -147,7 +154,7 @@ def _check_members(zf: zipfile.ZipFile, archive_size: int, limits: Limits) -> di
     total = 0
     for info in infos:
         _check_member(info, limits)
-        if info.is_dir():
+        if _is_dir(info):
             name = info.orig_filename[:-1]
             if name in files:
                 raise _error(FILE_AND_FOLDER, name)
@@ -178,6 +185,8 @@ def _check_overlaps(infos: list[zipfile.ZipInfo], directory_start: int) -> None:
     """Each member's data must end before the next one starts (overlapping members are the
     other kind of ZIP bomb: many entries inflating the same compressed bytes)."""
     ordered = sorted(infos, key=lambda info: info.header_offset)
+    if ordered and ordered[0].header_offset < 0:  # zipfile shifts offsets by the file's start
+        raise _error(CORRUPT_MEMBER, ordered[0].filename)
     for info, following in itertools.pairwise(ordered):
         if info.header_offset + _LOCAL_HEADER_SIZE + info.compress_size > following.header_offset:
             raise ArchiveError(
@@ -277,6 +286,8 @@ class ArchiveReader:
             return zipfile.ZipFile(self._file)
         except (zipfile.BadZipFile, EOFError, ValueError, struct.error, OSError):
             raise ArchiveError(CORRUPT) from None
+        except NotImplementedError:  # "zip file version 8.4": needs a newer ZIP reader
+            raise ArchiveError(UNSUPPORTED_ZIP) from None
 
     def __enter__(self) -> ArchiveReader:
         return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,12 @@ JSON_TOO_DEEP = "{what} is nested more than {limit} levels deep."
 JSON_LONG_NUMBER = "{what} contains a number with more than {limit} digits."
 JSON_NOT_FINITE = "{what} contains NaN or an infinite number."
 JSON_DUPLICATE_KEY = "{what} has the key {key} twice in one object."
+JSON_SURROGATE = "{what} contains a string that is not valid Unicode (an unpaired surrogate)."
+
+# Only a \uD800-\uDFFF escape can put a surrogate in a parsed string (strict UTF-8 decoding
+# refuses encoded ones), so documents without one are not walked.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _JsonProblem(Exception):
@@ -74,10 +81,27 @@ def _check_depth(value: Any) -> None:
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
+def _check_strings(value: Any) -> None:
+    """No string (key or value) holds a surrogate: a pair of escapes makes one character, but
+    a lone one stays a surrogate, which no database (nor UTF-8) can store."""
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise _JsonProblem(JSON_SURROGATE)
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+
+
 def load_json(data: bytes, *, what: str) -> Any:
     """Parse untrusted JSON: strict UTF-8 (a BOM is tolerated), no duplicate object keys, no
     NaN/Infinity, no number with more than ``MAX_NUMBER_DIGITS`` digits, nesting at most
-    ``MAX_JSON_DEPTH`` levels. ``what`` names the document in messages ("task.json")."""
+    ``MAX_JSON_DEPTH`` levels, no unpaired surrogate escape. ``what`` names the document in
+    messages ("task.json")."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -92,6 +116,8 @@ def load_json(data: bytes, *, what: str) -> Any:
         )
         if isinstance(value, dict | list):
             _check_depth(value)
+        if _SURROGATE_ESCAPE.search(text):
+            _check_strings(value)
     except _JsonProblem as problem:
         raise ArchiveError(problem.message.format(what=what, **problem.values)) from None
     except RecursionError:

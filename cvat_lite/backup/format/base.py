@@ -42,6 +42,9 @@ EMPTY = "{what}: {field} must not be empty."
 NOT_CHOICE = "{what}: {field} must be one of {choices}."
 
 REQUIRED: Any = object()
+# The largest value of the database's integer columns (frames, versions, counts): a larger one
+# would fail the write half-way (or overflow ``len(range(...))``), so it is refused on parsing.
+MAX_INTEGER = 2**31 - 1
 
 
 def is_int(value: Any) -> bool:
@@ -93,14 +96,14 @@ class Fields:
         return value
 
     def integer(
-        self, key: str, default: Any = REQUIRED, *, minimum: int = 0, maximum: int | None = None
+        self, key: str, default: Any = REQUIRED, *, minimum: int = 0, maximum: int = MAX_INTEGER
     ) -> int:
         value = self.get(key, default)
         if not is_int(value):
             raise self.fail(WRONG_TYPE, key, kind="an integer")
         if value < minimum:
             raise self.fail(TOO_SMALL, key, limit=minimum)
-        if maximum is not None and value > maximum:
+        if value > maximum:
             raise self.fail(TOO_LARGE, key, limit=maximum)
         return value
 

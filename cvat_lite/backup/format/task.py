@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cvat_lite.backup.format.base import (
+    EMPTY,
     FORMAT_VERSION,
     PROJECT_JSON,
     SHAPE_TYPES,
@@ -267,6 +268,8 @@ def _job(obj: Fields, frame_count: int) -> JobSpec:
     )
     if job.stop_frame < job.start_frame:
         raise obj.fail(STOP_BEFORE_START, "stop_frame")
+    if job.frames == []:
+        raise obj.fail(EMPTY, "frames")
     _check_frame(obj, "stop_frame", job.stop_frame, frame_count)
     for index, frame in enumerate(job.frames or []):
         _check_frame(obj, f"frames[{index}]", frame, frame_count)

@@ -1,0 +1,42 @@
+"""The RQ worker of ``cvat-lite rqworker`` (``settings.RQ["WORKER_CLASS"]``).
+
+rq's forking worker, with the heartbeat of the settings: while a job runs, the worker renews
+its job's deadline in the started-job registry every ``WORKER_HEARTBEAT`` seconds, to at most
+that plus ``WORKER_HEARTBEAT_GRACE`` seconds ahead (rq's defaults: 30 and 60). A job whose
+deadline passed has lost its worker (killed, out of memory, machine gone): rq's
+``StartedJobRegistry.cleanup`` marks it failed, and ``requests.services.reconcile`` runs that
+cleanup when it looks at a started request, so the request fails with a message instead of
+staying ``started`` forever.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+import rq
+from django.conf import settings
+from rq.job import Job
+
+RQ_HEARTBEAT_GRACE = 60  # what rq adds to the monitoring interval
+# Imported once by the worker, before it forks a work-horse per job: otherwise every job would
+# spend seconds importing the cloud SDKs and the backup code first.
+PRELOAD = (
+    "cvat_lite.requests.jobs",
+    "cvat_lite.backup.jobs",
+    "cvat_lite.backup.restore",
+    "cvat_lite.backup.restore_requests",
+    "cvat_lite.engine.services.data",
+)
+
+
+class Worker(rq.Worker):
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("job_monitoring_interval", settings.WORKER_HEARTBEAT)
+        super().__init__(*args, **kwargs)
+        for module in PRELOAD:
+            import_module(module)
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        ttl = super().get_heartbeat_ttl(job, working_time)
+        return max(1, ttl - RQ_HEARTBEAT_GRACE + settings.WORKER_HEARTBEAT_GRACE)
