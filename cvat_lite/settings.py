@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -140,7 +141,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = _env("REDIS_URL") or "redis://127.0.0.1:6379/0"
-RQ_QUEUES = {
+RQ_QUEUES: dict[str, dict[str, Any]] = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 24 * 3600}
     for name in ("export", "import", "create")
 }

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import FileResponse
 from django.urls import re_path
 from drf_spectacular.types import OpenApiTypes
@@ -122,8 +124,10 @@ class _BackupView(APIView):
     target: str
 
     def object(self, request, pk) -> Task | Project:
-        related = ("data", "data__cloud_storage") if self.model is Task else ()
-        return get_visible(self.model.objects.select_related(*related), request.user, pk)
+        if self.model is Task:
+            tasks = Task.objects.select_related("data", "data__cloud_storage")
+            return get_visible(tasks, request.user, pk)
+        return get_visible(Project.objects.all(), request.user, pk)
 
 
 class _ExportView(_BackupView):
@@ -178,7 +182,7 @@ _EXPORT_RESPONSES = {
 _DOWNLOAD_PARAMETERS = [
     OpenApiParameter("rq_id", OpenApiTypes.STR, required=True, description="The export request.")
 ]
-_DOWNLOAD_RESPONSES = {
+_DOWNLOAD_RESPONSES: dict[Any, Any] = {
     (200, "application/zip"): OpenApiResponse(
         OpenApiTypes.BINARY,
         description=(

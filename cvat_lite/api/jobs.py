@@ -77,7 +77,7 @@ class _DataChunkSize(serializers.IntegerField):
 
     def to_representation(self, job: Job) -> int | None:
         task = job.segment.task
-        return task.data.chunk_size if task.data_id else None
+        return task.data.chunk_size if task.data is not None else None
 
 
 class _ChunkType(serializers.CharField):

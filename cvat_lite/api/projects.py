@@ -69,7 +69,7 @@ class ProjectReadSerializer(serializers.Serializer):
         return sorted(set(subsets))
 
     def get_dimension(self, project: Project) -> str | None:
-        return "2d" if project.tasks_count else None
+        return "2d" if getattr(project, "tasks_count", 0) else None  # read_queryset counts
 
 
 class ProjectWriteSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ fails the call as an unexpected answer.
 from __future__ import annotations
 
 import re
-from typing import Any, BinaryIO
+from typing import IO, Any
 from urllib.parse import parse_qs
 
 from azure.core.exceptions import (
@@ -158,7 +158,7 @@ class AzureProvider(CloudProvider):
             props = self._client(timeouts).get_blob_client(key).get_blob_properties()
         return self._info(props)
 
-    def download_to(self, key: str, stream: BinaryIO) -> None:
+    def download_to(self, key: str, stream: IO[bytes]) -> None:
         with self._errors(key):
             self._client().download_blob(key).readinto(stream)
 
@@ -166,7 +166,7 @@ class AzureProvider(CloudProvider):
         with self._errors(key):
             return self._client().download_blob(key, offset=start, length=length).readall()
 
-    def upload(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
+    def upload(self, key: str, stream: IO[bytes], size: int | None = None) -> None:
         with self._errors(key):
             self._client().upload_blob(key, stream, length=size, overwrite=True)
 

@@ -13,7 +13,7 @@ import io
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any, BinaryIO, ClassVar
+from typing import IO, Any, ClassVar
 from urllib.parse import unquote
 
 from cvat_lite.cloud import redaction
@@ -226,10 +226,10 @@ class CloudProvider(abc.ABC):
                 return
 
     @abc.abstractmethod
-    def download_to(self, key: str, stream: BinaryIO) -> None: ...
+    def download_to(self, key: str, stream: IO[bytes]) -> None: ...
 
     @abc.abstractmethod
-    def upload(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
+    def upload(self, key: str, stream: IO[bytes], size: int | None = None) -> None:
         """Write ``stream`` (read to its end) to ``key``, replacing any object there. ``size``
         is a hint some SDKs use to pick a single-request upload."""
 

@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import requests
 from google.api_core.exceptions import (
@@ -142,7 +142,7 @@ class GcsProvider(CloudProvider):
             blob.reload(**self._opts(timeouts))
         return self._info(blob)
 
-    def download_to(self, key: str, stream: BinaryIO) -> None:
+    def download_to(self, key: str, stream: IO[bytes]) -> None:
         with self._errors(key):
             self._bucket(self.timeouts).blob(key).download_to_file(stream, **self._opts())
 
@@ -152,7 +152,7 @@ class GcsProvider(CloudProvider):
             blob = self._bucket(self.timeouts).blob(key)
             return blob.download_as_bytes(start=start, end=end, checksum=None, **self._opts())
 
-    def upload(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
+    def upload(self, key: str, stream: IO[bytes], size: int | None = None) -> None:
         with self._errors(key):
             self._bucket(self.timeouts).blob(key).upload_from_file(
                 stream, size=size, **self._opts()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import boto3
 from boto3.exceptions import S3UploadFailedError
@@ -154,7 +154,7 @@ class S3Provider(CloudProvider):
         md5 = None if _encrypted(meta) else md5_from_etag(etag)
         return ObjectInfo(key, int(meta["ContentLength"]), md5, etag)
 
-    def download_to(self, key: str, stream: BinaryIO) -> None:
+    def download_to(self, key: str, stream: IO[bytes]) -> None:
         with self._errors(key):
             body = self._client().get_object(Bucket=self.config.resource, Key=key)["Body"]
             for chunk in body.iter_chunks(_CHUNK):
@@ -168,7 +168,7 @@ class S3Provider(CloudProvider):
             )
             return response["Body"].read()
 
-    def upload(self, key: str, stream: BinaryIO, size: int | None = None) -> None:
+    def upload(self, key: str, stream: IO[bytes], size: int | None = None) -> None:
         # upload_fileobj streams (multipart for big objects) and needs no size up front
         with self._errors(key):
             self._client().upload_fileobj(stream, self.config.resource, key)

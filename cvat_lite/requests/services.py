@@ -104,7 +104,7 @@ def request_submit(*, owner, spec: RequestSpec, rq_id: str | None = None) -> Req
                     func=RUNNER,
                     args=(rq_id, spec.func, spec.kwargs),
                     job_id=rq_id,
-                    timeout=settings.RQ_QUEUES[queue.name].get("DEFAULT_TIMEOUT", 3600),
+                    timeout=int(settings.RQ_QUEUES[queue.name].get("DEFAULT_TIMEOUT", 3600)),
                     result_ttl=3600,
                     failure_ttl=24 * 3600,
                 )

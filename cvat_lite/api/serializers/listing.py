@@ -105,14 +105,14 @@ class ResourceViewSet(viewsets.GenericViewSet):
     list_spec: ListSpec
 
     def get_queryset(self) -> QuerySet:
-        return self.model.objects.none()
+        return self.model._default_manager.none()
 
     def read_queryset(self) -> QuerySet:
-        return self.model.objects.all()
+        return self.model._default_manager.all()
 
     def target(self, pk: object) -> Any:
         """The object ``pk`` if the caller may see it, else 404."""
-        return get_visible(self.model.objects, self.request.user, pk)
+        return get_visible(self.model._default_manager.all(), self.request.user, pk)
 
     def validated(self, serializer_class: type, *, partial: bool = False) -> dict[str, Any]:
         """The request body checked by ``serializer_class`` (400 with field errors if not)."""

@@ -92,7 +92,7 @@ def jobs_create_from_layout(*, task: Task, layout: Sequence[Mapping[str, Any]]) 
         raise errors.BadRequest(LAYOUT_NOT_A_LIST)
     if Segment.objects.filter(task=task).exists():
         raise errors.Conflict(TASK_HAS_JOBS)
-    size = task.data.size if task.data_id else None
+    size = task.data.size if task.data is not None else None
     parents: dict[tuple, Job] = {}
     jobs = []
     for index, item in enumerate(layout):
@@ -161,10 +161,13 @@ def _layout_item(item: Any, index: int, size: int | None) -> dict[str, Any]:
 
     if not isinstance(item, Mapping):
         raise invalid("expected an object")
-    start, stop = item.get("start_frame"), item.get("stop_frame")
-    for name, value in (("start_frame", start), ("stop_frame", stop)):
+    bounds = []
+    for name in ("start_frame", "stop_frame"):
+        value = item.get(name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise invalid(f"'{name}' must be a non-negative integer")
+        bounds.append(value)
+    start, stop = bounds
     if start > stop:
         raise invalid("'start_frame' is after 'stop_frame'")
     if size is not None and stop >= size:

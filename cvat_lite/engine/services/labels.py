@@ -11,7 +11,7 @@ annotations never reference a label the task does not have.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -142,7 +142,12 @@ class _Purge:
             return
         from cvat_lite.engine.services.annotations import annotations_purge
 
-        tasks = Task.objects.filter(project=project) if project is not None else [task]
+        tasks: Iterable[Task]
+        if project is not None:
+            tasks = Task.objects.filter(project=project)
+        else:
+            assert task is not None  # labels belong to a task or a project
+            tasks = [task]
         annotations_purge(tasks=tasks, label_ids=self.label_ids, spec_ids=self.spec_ids)
 
 
@@ -238,7 +243,7 @@ def _match(by_name: Mapping[str, Any], item: Mapping[str, Any], unknown: str) ->
     new one. An unknown id is refused."""
     item_id = item.get("id")
     if item_id is None:
-        return by_name.get(item.get("name"))
+        return by_name.get(str(item.get("name")))
     found = next((obj for obj in by_name.values() if obj.id == item_id), None)
     if found is None:
         raise errors.BadRequest(unknown)

@@ -116,10 +116,10 @@ class Command(BaseCommand):
             targets = list(Task.objects.filter(data__isnull=False).order_by("id"))
         rows = []
         for obj in targets:
-            kind = "project" if isinstance(obj, Project) else "task"
-            light = (
-                lightweight if kind == "project" else task_lightweight_in_project(obj, lightweight)
-            )
+            if isinstance(obj, Project):
+                kind, light = "project", lightweight
+            else:
+                kind, light = "task", task_lightweight_in_project(obj, lightweight)
             row = Row(f"{kind} #{obj.id} {obj.name}", "lightweight" if light else "full")
             started = time.monotonic()
             bar = ProgressBar(row.item)
