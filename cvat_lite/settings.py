@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "cvat_lite.engine",
     "cvat_lite.requests",
     "cvat_lite.uploads",
+    "cvat_lite.web",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,8 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema")),
     path("api/", include("cvat_lite.api.urls")),
+    # The web UI (issue 6): pages outside api/ that use the API like any other client.
+    path("", include("cvat_lite.web.urls")),
 ]
 
 # Errors outside DRF views get the API's error body too (SPEC 8).

@@ -67,6 +67,11 @@ def test_serve_starts_everything_and_stops_on_ctrl_c(tmp_path):
         )
         assert response.status_code == 200, response.text
         assert (tmp_path / "data" / "db.sqlite3").exists()
+        # The web UI and its static files come from the same server (gunicorn), no collectstatic.
+        home = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
+        assert home.status_code == 200 and '<body data-page="index">' in home.text
+        script = requests.get(f"http://127.0.0.1:{port}/static/web/pages/index.js", timeout=10)
+        assert script.status_code == 200 and "javascript" in script.headers["Content-Type"]
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         try:
