@@ -148,6 +148,12 @@ class _ExportView(_BackupView):
         return Response({"rq_id": submitted.id}, status=202)
 
 
+class _ArchiveResponse(FileResponse):
+    """Sent in blocks of 1 MiB (Django's default, 4 KiB, made a 2 GB backup 500,000 reads)."""
+
+    block_size = 1024 * 1024
+
+
 class _DownloadView(_BackupView):
     content_negotiation_class = _AnyAccept
 
@@ -163,7 +169,7 @@ class _DownloadView(_BackupView):
         path, filename = export_result_get(
             user=request.user, target=self.target, target_id=target_id, rq_id=rq_id
         )
-        response = FileResponse(
+        response = _ArchiveResponse(
             path.open("rb"), as_attachment=True, filename=filename, content_type="application/zip"
         )
         response["Cache-Control"] = "private, no-store"

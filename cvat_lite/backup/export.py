@@ -103,6 +103,10 @@ def task_lightweight_in_project(task: Task, lightweight: bool) -> bool:
     )
 
 
+def _size(task: Task) -> int:
+    return task.data.size if task.data is not None else 0
+
+
 def backup_project_check(*, project: Project, lightweight: bool) -> list[Task]:
     tasks = project_tasks(project)
     for task in tasks:
@@ -207,7 +211,8 @@ def _write_next(
 
 def _write_manifest(writer: ArchiveWriter, name: str, data: Data, root: MediaRoot) -> None:
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE) as spool:
-        write_manifest(manifest_entries(data, root), spool)  # type: ignore[arg-type]
+        # The entries are built by entry_from_key, which validates them.
+        write_manifest(manifest_entries(data, root), spool, validated=True)  # type: ignore[arg-type]
         size = spool.tell()
         spool.seek(0)
         _add_file(writer, name, spool, size)  # type: ignore[arg-type]
@@ -268,7 +273,7 @@ def backup_write_project(
     progress = progress or _no_progress
     writer.add_json(PROJECT_JSON, build_project_json(project_spec(project)))
     weights = [
-        1 if task_lightweight_in_project(task, lightweight) else max(task.data.size, 1)
+        1 if task_lightweight_in_project(task, lightweight) else max(_size(task), 1)
         for task in tasks
     ]
     total, done = max(sum(weights), 1), 0

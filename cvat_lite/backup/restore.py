@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -167,25 +168,22 @@ def _part(report: Callable, start: float, end: float) -> Callable[[float], None]
 
 def _stage(
     reader: ArchiveReader, plans: list[TaskPlan], workspace: Workspace, report: Callable
-) -> list:
+) -> list[Path | None]:
     """Extract the media of every full task (None for lightweight ones), then verify the
     checksums of the members not read yet."""
     total = sum(plan.media_bytes for plan in plans) or 1
     done = 0
-    staged = []
+    staged: list[Path | None] = []
     for index, plan in enumerate(plans):
         if plan.lightweight:
             staged.append(None)
             continue
         folder = workspace.folder(index)
-        stage_media(
-            reader,
-            plan,
-            folder,
-            lambda written, before=done: report(
-                CHECKED + (STAGED - CHECKED) * (before + written) / total
-            ),
-        )
+
+        def staged_progress(written: int, before: int = done) -> None:
+            report(CHECKED + (STAGED - CHECKED) * (before + written) / total)
+
+        stage_media(reader, plan, folder, staged_progress)
         done += plan.media_bytes
         staged.append(folder)
     reader.verify_checksums()

@@ -33,7 +33,7 @@ from cvat_lite.backup.format import (
 )
 from cvat_lite.engine.models import JobType
 from cvat_lite.errors import ArchiveError
-from cvat_lite.media.manifest import read_manifest
+from cvat_lite.media.manifest import ManifestEntry
 from cvat_lite.media.paths import MAX_PATH_BYTES, path_problem, shown
 
 TOO_MANY_IMAGES = "{what} lists {count} images; the limit is {limit}."
@@ -98,14 +98,16 @@ def plan_task(
 ) -> TaskPlan:
     """Check the task at ``prefix`` (see the module docstring). With ``project_labels``, the
     task is restored into a project and its labels must be the project's."""
-    layout = check_task_layout(reader, prefix)
+    scan = _ManifestScan(reader, prefix)
+    layout = check_task_layout(reader, prefix, on_entry=scan)
     spec = layout.spec
     task_json = prefix + TASK_JSON
     annotations = read_annotations_json(reader, prefix, spec=spec)
     _check_image_count(spec, layout.image_count, prefix)
     key_prefix = _key_prefix(spec, task_json)
-    positions = _file_positions(spec)
-    media, paths = _read_manifest(reader, prefix, spec, positions, key_prefix)
+    if scan.too_long is not None:
+        _check_key_length(key_prefix, scan.too_long, prefix)
+    media, paths = list(scan.media), scan.paths
     jobs = [_job_layout(spec, job, index, paths, task_json) for index, job in enumerate(spec.jobs)]
     _check_replicas(jobs, task_json)
     _check_annotation_frames(annotations, spec.data.frame_count, prefix)
@@ -177,31 +179,54 @@ def _key_prefix(spec: TaskSpec, what: str) -> str:
     return prefix + "/"
 
 
-def _read_manifest(
-    reader: ArchiveReader, prefix: str, spec: TaskSpec, positions: set[int], key_prefix: str
-) -> tuple[list[str], dict[int, str]]:
-    """The unique media paths to extract (full backups; related images too, when the archive
-    has them) and the paths at ``positions``. Streams the manifest (already validated)."""
-    media: dict[str, None] = {}
-    paths: dict[int, str] = {}
-    with reader.open(prefix + MANIFEST) as stream:
-        for position, entry in enumerate(read_manifest(stream, allow_duplicates=True)):
-            if position in positions:
-                paths[position] = entry.path
-            if spec.lightweight:
-                if key_prefix:
-                    _check_key_length(key_prefix, entry.path, prefix)
-                continue
-            media[entry.path] = None
-            for related in entry.related_images:
-                if reader.has(prefix + DATA_DIR + related):
-                    media[related] = None
-    return list(media), paths
+class _ManifestScan:
+    """What ``plan_task`` needs from the manifest, gathered while ``check_task_layout`` reads
+    (and validates) it, so that it is read once: the unique media paths to extract (full
+    backups; related images too, when the archive has them), the paths at the manifest
+    positions the jobs' ``files`` are checked against, and the first path whose object key
+    would be too long (lightweight backups; refused after the checks that came first)."""
+
+    def __init__(self, reader: ArchiveReader, prefix: str):
+        self.reader, self.prefix = reader, prefix
+        self.media: dict[str, None] = {}
+        self.paths: dict[int, str] = {}
+        self.too_long: str | None = None
+        self._position = 0
+        self._positions: set[int] | None = None
+        self._key_prefix = ""
+
+    def _start(self, spec: TaskSpec) -> set[int]:
+        self._positions = _file_positions(spec)
+        if spec.lightweight and spec.origin is not None:
+            origin = spec.origin.prefix.strip("/")  # refused later by _key_prefix if invalid
+            if origin and path_problem(origin) is None:
+                self._key_prefix = origin + "/"
+        return self._positions
+
+    def __call__(self, spec: TaskSpec, entry: ManifestEntry) -> None:
+        positions = self._positions if self._positions is not None else self._start(spec)
+        position, self._position = self._position, self._position + 1
+        path = entry.path
+        if position in positions:
+            self.paths[position] = path
+        if spec.lightweight:
+            if self._key_prefix and self.too_long is None and _key_too_long(self._key_prefix, path):
+                self.too_long = path
+            return
+        self.media[path] = None
+        for related in entry.related_images:
+            if self.reader.has(self.prefix + DATA_DIR + related):
+                self.media[related] = None
+
+
+def _key_too_long(key_prefix: str, path: str) -> bool:
+    key = key_prefix + path
+    return len(key) > MAX_PATH_BYTES // 4 and len(key.encode("utf-8")) > MAX_PATH_BYTES
 
 
 def _check_key_length(key_prefix: str, path: str, prefix: str) -> None:
     key = key_prefix + path
-    if len(key) > MAX_PATH_BYTES // 4 and len(key.encode("utf-8")) > MAX_PATH_BYTES:
+    if _key_too_long(key_prefix, path):
         raise ArchiveError(
             KEY_TOO_LONG.format(what=shown(prefix + MANIFEST), key=shown(key), limit=MAX_PATH_BYTES)
         )

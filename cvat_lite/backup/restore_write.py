@@ -26,7 +26,6 @@ from cvat_lite.backup.format import ANNOTATIONS_JSON, LabelSpec
 from cvat_lite.backup.restore_plan import TaskPlan
 from cvat_lite.engine.models import (
     Data,
-    Image,
     Job,
     JobAnnotations,
     Label,
@@ -36,6 +35,7 @@ from cvat_lite.engine.models import (
 )
 from cvat_lite.engine.services.annotations import schema
 from cvat_lite.engine.services.data import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE
+from cvat_lite.engine.services.images import images_create
 from cvat_lite.engine.services.jobs import jobs_create_from_layout
 from cvat_lite.engine.services.labels import labels_of
 from cvat_lite.engine.services.tasks import task_create, task_files_dir
@@ -46,7 +46,6 @@ from cvat_lite.requests.scratch import current_scratch_dir
 
 STAGING_DIRNAME = "restore"
 COPY_CHUNK = 1024 * 1024
-IMAGE_BATCH = 5000
 ANNOTATION_BATCH = 500
 
 MEDIA_WRITE_FAILED = "The backup's media could not be written to the server's disk."
@@ -199,25 +198,21 @@ def _create_data(reader: ArchiveReader, plan: TaskPlan, progress: Progress) -> D
         ),
     )
     prefix = plan.key_prefix
-    batch: list[Image] = []
     with reader.open(plan.manifest) as stream:
-        for frame, entry in enumerate(read_manifest(stream, allow_duplicates=True)):
-            batch.append(
-                Image(
-                    data=data,
-                    path=prefix + entry.path,
-                    frame=frame,
-                    width=entry.width,
-                    height=entry.height,
-                    checksum=entry.checksum or "",
-                    related_files=[prefix + path for path in entry.related_images],
+        images_create(
+            data=data,
+            rows=(
+                (
+                    prefix + entry.path,
+                    entry.width,
+                    entry.height,
+                    entry.checksum or "",
+                    [prefix + path for path in entry.related_images],
                 )
-            )
-            if len(batch) == IMAGE_BATCH:
-                Image.objects.bulk_create(batch)
-                batch = []
-                progress((frame + 1) / plan.image_count)
-    Image.objects.bulk_create(batch)
+                for entry in read_manifest(stream, allow_duplicates=True)
+            ),
+            progress=lambda done: progress(done / plan.image_count),
+        )
     return data
 
 

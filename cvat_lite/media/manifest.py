@@ -20,6 +20,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import IO, Any
 
 from cvat_lite.errors import ManifestError
@@ -37,6 +38,7 @@ MAX_SIDE = 2**31 - 1  # fits the database's integer columns
 SUPPORTED_VERSIONS = ("1.0", "1.1")
 WRITTEN_VERSION = "1.1"
 READ_CHUNK = 64 * 1024
+WRITE_LINES = 1024  # lines joined into one write
 
 LINE_ERROR = "Manifest line {line}: {problem}"
 ENTRY_ERROR = "Manifest entry {entry}: {problem}"
@@ -228,7 +230,10 @@ def read_manifest(
 def _side(value: dict[str, Any], key: str) -> int:
     if key not in value:
         raise _Problem(MISSING_KEY.format(key=key))
-    side = value[key]
+    return _side_value(value[key], key)
+
+
+def _side_value(side: Any, key: str) -> int:
     if type(side) is not int or side <= 0:  # bool is an int subclass: refused too
         raise _Problem(NOT_POSITIVE.format(key=key))
     if side > MAX_SIDE:
@@ -252,7 +257,13 @@ def _related_images(meta: Any) -> tuple[str, ...]:
     related = meta.get("related_images")
     if related is None:
         return ()
-    if not isinstance(related, list) or not all(isinstance(path, str) for path in related):
+    if not isinstance(related, list):
+        raise _Problem(BAD_RELATED_LIST)
+    return _related_paths(related)
+
+
+def _related_paths(related: list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
+    if not all(isinstance(path, str) for path in related):
         raise _Problem(BAD_RELATED_LIST)
     for path in related:
         if (reason := path_problem(path)) is not None:
@@ -312,20 +323,46 @@ def entry_from_key(
     """The entry for the object ``key`` (relative to the manifest's folder): the extension is
     split off the last segment with ``os.path.splitext`` rules (``a/b.tar.gz`` -> ``a/b.tar`` +
     ``.gz``; no extension -> ``""``). Raises ``BadRequest`` (``invalid_path``) for a bad key and
-    ``ManifestError`` for bad sizes, checksum or related images."""
-    validate_relative_path(key)
-    folder, _, base = key.rpartition("/")
-    stem, extension = posixpath.splitext(base)
-    name = f"{folder}/{stem}" if folder else stem
-    value = _entry_to_dict(
-        ManifestEntry(name, extension, width, height, checksum, tuple(related_images))
-    )
+    ``ManifestError`` for bad sizes, checksum or related images.
+
+    The entry is validated as the reader would validate it. A valid key splits into a valid name
+    and extension (the name keeps a non-dot character of the last segment, the extension has
+    no ``/`` and the characters of the key), so only the other values are checked again."""
+    if type(key) is not str or path_problem(key) is not None:
+        validate_relative_path(key)  # raises BadRequest for an invalid key
+    name, extension = _split_extension(key)
+    if (
+        checksum is None
+        and not related_images
+        and type(width) is int
+        and type(height) is int
+        and 0 < width <= MAX_SIDE
+        and 0 < height <= MAX_SIDE
+    ):
+        return ManifestEntry(name, extension, width, height)  # the common case, nothing to check
     try:
-        return _parse_entry(value)
+        return ManifestEntry(
+            name,
+            extension,
+            _side_value(width, "width"),
+            _side_value(height, "height"),
+            _checksum(checksum),
+            _related_paths(tuple(related_images)),
+        )
     except _Problem as problem:
         raise ManifestError(
             ENTRY_ERROR.format(entry=shown(key), problem=problem.args[0]), extra={"key": key}
         ) from None
+
+
+def _split_extension(key: str) -> tuple[str, str]:
+    """``posixpath.splitext(key)``: the extension starts at the last dot of the last segment,
+    unless only dots come before it there (``.hidden``, ``..x``)."""
+    dot = key.rfind(".")
+    start = key.rfind("/") + 1
+    if dot > start and key[start:dot].strip("."):
+        return key[:dot], key[dot:]
+    return key, ""
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -335,23 +372,56 @@ def _dumps(value: dict[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
 
 
-def write_manifest(entries: Iterable[ManifestEntry], stream: IO[bytes]) -> int:
-    """Write a version 1.1 image manifest to ``stream``, one entry at a time, and return the
-    number of entries. Each entry is validated as the reader would (so what is written reads
-    back equal); an invalid one raises ``ManifestError`` naming its 1-based position."""
+def _entry_line(entry: ManifestEntry) -> str:
+    """``entry`` as one compact JSON line in CVAT's key order: exactly what ``json.dumps``
+    (``separators=(",", ":")``, ``ensure_ascii=False``) makes of ``_entry_to_dict(entry)``,
+    without building the dict."""
+    line = (
+        f'{{"name":{encode_basestring(entry.name)},'
+        f'"extension":{encode_basestring(entry.extension)},'
+        f'"width":{entry.width:d},"height":{entry.height:d}'
+    )
+    if entry.related_images:
+        related = ",".join(map(encode_basestring, entry.related_images))
+        line += f',"meta":{{"related_images":[{related}]}}'
+    if entry.checksum is not None:
+        line += f',"checksum":{encode_basestring(entry.checksum)}'
+    return line + "}\n"
+
+
+def write_manifest(
+    entries: Iterable[ManifestEntry], stream: IO[bytes], *, validated: bool = False
+) -> int:
+    """Write a version 1.1 image manifest to ``stream`` and return the number of entries.
+
+    Each entry is validated as the reader would (so what is written reads back equal); an
+    invalid one raises ``ManifestError`` naming its 1-based position. With ``validated``, the
+    caller vouches that every entry was built by ``entry_from_key`` or read by
+    ``read_manifest`` (both validate): they are not validated a second time."""
     stream.write(_dumps({"version": WRITTEN_VERSION}))
     stream.write(_dumps({"type": "images"}))
     count = 0
+    lines: list[str] = []
     for count, entry in enumerate(entries, start=1):
-        value = _entry_to_dict(entry)
-        try:
-            _parse_entry(value)
-        except _Problem as problem:
-            raise ManifestError(
-                ENTRY_ERROR.format(entry=count, problem=problem.args[0]), extra={"entry": count}
-            ) from None
-        stream.write(_dumps(value))
+        if not validated:
+            _check_entry(entry, count)
+        lines.append(_entry_line(entry))
+        if len(lines) == WRITE_LINES:
+            stream.write("".join(lines).encode("utf-8"))
+            lines.clear()
+    if lines:
+        stream.write("".join(lines).encode("utf-8"))
     return count
+
+
+def _check_entry(entry: ManifestEntry, position: int) -> None:
+    try:
+        _parse_entry(_entry_to_dict(entry))
+    except _Problem as problem:
+        raise ManifestError(
+            ENTRY_ERROR.format(entry=position, problem=problem.args[0]),
+            extra={"entry": position},
+        ) from None
 
 
 # --- keys --------------------------------------------------------------------------------------

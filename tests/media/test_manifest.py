@@ -76,6 +76,23 @@ def test_round_trip(tmp_path):
         assert list(read_manifest(stream)) == ENTRIES
 
 
+VALID = [*ENTRIES, ManifestEntry('q"uote', ".j\u2028g", 2**31 - 1, 1, "ABCDEF0123456789" * 2)]
+UNCHECKED = [  # written as given with validated=True (the reader would refuse them)
+    ManifestEntry("back\\slash", "", 1, 1),
+    ManifestEntry("tab\tdel\x7f", "", 1, 1, related_images=("ctx/é 1.png",)),
+]
+
+
+@pytest.mark.parametrize(("entries", "validated"), [(VALID, False), (VALID + UNCHECKED, True)])
+def test_written_lines_are_json_dumps_of_the_entries(entries, validated):
+    out = io.BytesIO()
+    assert write_manifest(entries, out, validated=validated) == len(entries)
+    assert out.getvalue().splitlines()[2:] == [
+        json.dumps(m._entry_to_dict(entry), separators=(",", ":"), ensure_ascii=False).encode()
+        for entry in entries
+    ]
+
+
 def test_write_empty_manifest_reads_back_empty():
     out = io.BytesIO()
     assert write_manifest([], out) == 0

@@ -6,13 +6,21 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import posixpath
 from typing import Any
 
 from hypothesis import event, given
 from hypothesis import strategies as st
 
 from cvat_lite.errors import BadRequest
-from cvat_lite.media.manifest import MAX_ENTRIES, MAX_LINE_LENGTH, MAX_SIDE, read_manifest
+from cvat_lite.media.manifest import (
+    MAX_ENTRIES,
+    MAX_LINE_LENGTH,
+    MAX_SIDE,
+    entry_from_key,
+    read_manifest,
+    write_manifest,
+)
 from cvat_lite.media.paths import path_problem
 
 from .strategies import NASTY_NUMBERS, NASTY_STRINGS, PROFILE, json_values, mostly
@@ -144,3 +152,28 @@ def manifests(draw: st.DrawFn) -> bytes:
 @given(manifests(), chunk_points, options)
 def test_near_valid_lines(data, chunks, kwargs):
     _read(data, chunks, **kwargs)
+
+
+# --- entries built from object keys ---------------------------------------------------------
+
+segment = st.text(alphabet=st.sampled_from("ab._-é"), min_size=1, max_size=6)
+key_text = st.one_of(
+    st.text(alphabet=st.sampled_from("ab./_-é"), max_size=12),
+    st.lists(segment, min_size=1, max_size=3).map("/".join),
+)
+
+
+@PROFILE
+@given(key=key_text, width=st.integers(-2, MAX_SIDE + 1), checksum=st.sampled_from([None, "x"]))
+def test_entry_from_key_matches_the_reader(key, width, checksum):
+    """``entry_from_key`` (with its fast paths) splits the extension as ``posixpath.splitext``
+    does and accepts exactly what ``read_manifest`` reads back, to the same entry."""
+    try:
+        entry = entry_from_key(key, width=width, height=1, checksum=checksum)
+    except BadRequest:
+        event("refused")
+        return
+    assert (entry.name, entry.extension) == posixpath.splitext(key)
+    out = io.BytesIO()
+    write_manifest([entry], out)  # validates again, the reader's way
+    assert list(read_manifest(io.BytesIO(out.getvalue()))) == [entry]

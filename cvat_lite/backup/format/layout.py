@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cvat_lite.backup.archive import ArchiveReader, load_json
@@ -17,7 +18,7 @@ from cvat_lite.backup.format.base import (
 )
 from cvat_lite.backup.format.task import ProjectSpec, TaskSpec, parse_project_json, parse_task_json
 from cvat_lite.errors import ArchiveError, ManifestError
-from cvat_lite.media.manifest import read_manifest
+from cvat_lite.media.manifest import ManifestEntry, read_manifest
 from cvat_lite.media.paths import shown
 
 NO_MEMBER = "The archive has no {name}."
@@ -87,7 +88,11 @@ def read_project_json(reader: ArchiveReader) -> ProjectSpec:
 
 
 def check_task_layout(
-    reader: ArchiveReader, prefix: str = "", *, lightweight_expected: bool | None = None
+    reader: ArchiveReader,
+    prefix: str = "",
+    *,
+    lightweight_expected: bool | None = None,
+    on_entry: Callable[[TaskSpec, ManifestEntry], None] | None = None,
 ) -> TaskLayout:
     """Check the members of the task at ``prefix`` and return its parsed task.json.
 
@@ -95,7 +100,10 @@ def check_task_layout(
     (every line validated; repeated images allowed: CVAT's honeypots). A lightweight backup
     (``data.storage == "cloud_storage"``) has nothing else under ``data/``; a full one has
     every image the manifest names at ``data/<path>``. Other members (CVAT's ``task/``,
-    ``annotation_guide.md``, ``assets/``, related images) are tolerated and ignored."""
+    ``annotation_guide.md``, ``assets/``, related images) are tolerated and ignored.
+
+    ``on_entry(spec, entry)`` is called with every manifest entry once it is checked, so that
+    a caller that needs the entries too reads the manifest only once."""
     for name in (TASK_JSON, ANNOTATIONS_JSON, MANIFEST):
         _require(reader, prefix + name)
     spec = read_task_json(reader, prefix)
@@ -116,6 +124,8 @@ def check_task_layout(
                 if not spec.lightweight and not reader.has(media):
                     message = MISSING_MEDIA.format(name=shown(media))
                     raise ArchiveError(message, extra={"member": media})
+                if on_entry is not None:
+                    on_entry(spec, entry)
         except ManifestError as error:
             error.extra["member"] = manifest
             raise

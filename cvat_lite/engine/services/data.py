@@ -33,8 +33,9 @@ from django.db import transaction
 from cvat_lite import errors
 from cvat_lite.backup.relink import relink_save, relink_target
 from cvat_lite.engine.cloud import provider_for
-from cvat_lite.engine.models import CloudStorage, Data, Image, StorageChoice, Task
+from cvat_lite.engine.models import CloudStorage, Data, StorageChoice, Task
 from cvat_lite.engine.selectors import cloud_storage_for
+from cvat_lite.engine.services.images import images_create
 from cvat_lite.engine.services.jobs import segments_create
 from cvat_lite.media import images
 from cvat_lite.media.formats import IMAGE_EXTENSIONS, is_image_key
@@ -44,7 +45,7 @@ from cvat_lite.media.frames import (
     MediaSource,
     local_media_root,
 )
-from cvat_lite.media.manifest import manifest_dir, read_manifest, relative_key
+from cvat_lite.media.manifest import manifest_dir, read_manifest
 from cvat_lite.media.paths import safe_join, shown, validate_relative_path
 from cvat_lite.media.selection import (
     STOP_BEFORE_START,
@@ -61,7 +62,6 @@ DEFAULT_CHUNK_SIZE = 36
 MAX_CHUNK_SIZE = 1000
 HEADER_READS = (64 * 1024, 1024 * 1024)  # then the whole file
 SIZE_WORKERS = 8
-BATCH_SIZE = 2000
 MANIFEST_SUFFIX = ".jsonl"
 
 MSG_HAS_DATA = "The task already has data; adding more is not supported."
@@ -303,10 +303,14 @@ class _Media:
 
 
 def _manifest_media(source: MediaSource, manifest_key: str) -> dict[str, _Media]:
+    """The manifest's media by object key. The keys are ``relative_key``'s, with the folder
+    computed once: ``read_manifest`` has validated every path already."""
+    folder = manifest_dir(manifest_key)
+    base = folder + "/" if folder else ""
     media: dict[str, _Media] = {}
     with source.open(manifest_key) as stream:
         for entry in read_manifest(stream):
-            key = relative_key(manifest_key, entry.path)
+            key = base + entry.path
             if not is_image_key(key):
                 raise _not_image(key)
             media[key] = _Media(
@@ -314,7 +318,7 @@ def _manifest_media(source: MediaSource, manifest_key: str) -> dict[str, _Media]
                 entry.width,
                 entry.height,
                 entry.checksum or "",
-                tuple(relative_key(manifest_key, r) for r in entry.related_images),
+                tuple(base + related for related in entry.related_images),
             )
     return media
 
@@ -518,20 +522,11 @@ def _save(
             sorting_method=options.sorting_method,
             cloud_prefix=folder if storage == StorageChoice.CLOUD_STORAGE else "",
         )
-        for start in range(0, len(media), BATCH_SIZE):
-            Image.objects.bulk_create(
-                Image(
-                    data=data,
-                    path=item.path,
-                    frame=frame,
-                    width=item.width,
-                    height=item.height,
-                    checksum=item.checksum,
-                    related_files=list(item.related),
-                )
-                for frame, item in enumerate(media[start : start + BATCH_SIZE], start=start)
-            )
-            progress(0.8 + 0.15 * min(1.0, (start + BATCH_SIZE) / len(media)))
+        images_create(
+            data=data,
+            rows=((m.path, m.width, m.height, m.checksum, m.related) for m in media),
+            progress=lambda done: progress(0.8 + 0.15 * done / len(media)),
+        )
         task.data = data
         task.save(update_fields=["data", "updated_date"])
         segments_create(task=task, frames=data.size)
