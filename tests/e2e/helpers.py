@@ -10,7 +10,7 @@ import time
 
 import requests
 from PIL import Image
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.fixtures.emulators import MOTO_KEY, MOTO_SECRET, REPO_ROOT, Emulator
 
@@ -150,3 +150,26 @@ def add_storage_in_form(page: Page, web: ApiSession, s3: Emulator, name: str, bu
     page.get_by_label("Endpoint URL").fill(s3.endpoint_url)
     page.get_by_label("Region").fill("us-east-1")
     page.get_by_role("button", name="Add storage").click()
+
+
+class HeldRequest:
+    """Holds the first request matching ``pattern`` until ``release()``; any later one goes
+    through at once (a page that polls again before the route is removed must not hang)."""
+
+    def __init__(self, page: Page, pattern: str):
+        self.page, self.pattern = page, pattern
+        self.routes: list[Route] = []
+        page.route(pattern, self._handle)
+
+    def _handle(self, route: Route) -> None:
+        if self.routes:
+            route.continue_()
+        else:
+            self.routes.append(route)
+
+    def release(self) -> None:
+        """Wait until the request was made, let it go, and stop holding."""
+        while not self.routes:
+            self.page.wait_for_timeout(20)
+        self.routes[0].continue_()
+        self.page.unroute(self.pattern, self._handle)

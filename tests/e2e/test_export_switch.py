@@ -3,9 +3,9 @@ projects with at least one such task; its tooltip; the storage field's loading s
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import ApiSession, open_page, put_images, screenshot
+from tests.e2e.helpers import ApiSession, HeldRequest, open_page, put_images, screenshot
 
 TASK_TOOLTIP = ("Media are not included", "must be attached to a cloud storage")
 
@@ -27,17 +27,13 @@ def test_switch_shown_for_cloud_media_only(page: Page, web: ApiSession, s3_emula
     web.local_task("also on the server", project_id=local_only["id"])
 
     # The storage field is in place, loading, until the storages are fetched.
-    held: list[Route] = []
-    page.route("**/api/cloudstorages?*", lambda route: held.append(route))
+    held = HeldRequest(page, "**/api/cloudstorages?*")
     page.goto(web.url(f"/tasks/{cloud_task['id']}"))  # not open_page: the page waits for us
     field = page.locator("#cloud-storage-field")
     expect(field).to_have_attribute("aria-busy", "true")
     expect(field.locator("#cloud-storage-loading")).to_have_text("Loading storage…")
     expect(page.locator("#cloud-storage-select")).to_have_count(0)
-    while not held:
-        page.wait_for_timeout(20)
-    held[0].continue_()
-    page.unroute("**/api/cloudstorages?*")
+    held.release()
     expect(field).to_have_attribute("aria-busy", "false")
     expect(page.get_by_label("Cloud storage")).to_have_value(str(storage["id"]))
 

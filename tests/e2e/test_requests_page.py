@@ -3,9 +3,9 @@ same task are two rows, the lightweight one tagged."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import ApiSession, open_page, put_images, screenshot
+from tests.e2e.helpers import ApiSession, HeldRequest, open_page, put_images, screenshot
 
 
 def test_full_and_lightweight_exports_are_two_requests(page: Page, web: ApiSession, s3_emulator):
@@ -19,15 +19,11 @@ def test_full_and_lightweight_exports_are_two_requests(page: Page, web: ApiSessi
     page.get_by_role("button", name="Export backup").click()
 
     # A full export; the dialog shows progress while the request is followed.
-    held: list[Route] = []
-    page.route("**/api/requests/*", lambda route: held.append(route))
+    held = HeldRequest(page, "**/api/requests/*")
     page.get_by_role("button", name="Export", exact=True).click()
     expect(page.locator("#export-progress")).to_be_visible()
     expect(page.locator("#export-status")).not_to_be_empty()
-    while not held:
-        page.wait_for_timeout(20)
-    held[0].continue_()
-    page.unroute("**/api/requests/*")
+    held.release()
     expect(page.get_by_role("link", name="Download backup")).to_be_visible()
     expect(page.locator("#export-status")).to_have_text("Done.")
 
