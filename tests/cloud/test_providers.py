@@ -44,7 +44,7 @@ def test_status_missing_bucket_is_not_found(cloud_emulator: Emulator):
     assert _provider(cloud_emulator.config(unique_name("missing"))).status() is Status.NOT_FOUND
 
 
-# gcp-storage-emulator checks no credentials at all, so GCS has no FORBIDDEN case here.
+# gcp-storage-emulator checks no credentials at all: GCS's FORBIDDEN is in test_gcs_paging.py.
 @pytest.mark.parametrize("cloud_emulator", ["s3", "azure"], indirect=True)
 def test_status_wrong_credentials_is_forbidden(cloud_emulator: Emulator, caplog):
     config = cloud_emulator.forbidden_config(unique_name())
