@@ -114,12 +114,19 @@ class GcsProvider(CloudProvider):
             credentials = AnonymousCredentials()
             project = attributes.get("project")  # None → the client's placeholder, no lookup
         endpoint_url = attributes.get("endpoint_url")
-        return Client(
+        client = Client(
             project=project,
             credentials=credentials,
             _http=_NoRedirectSession(credentials),
             client_options={"api_endpoint": endpoint_url} if endpoint_url else None,
         )
+        # google-cloud-storage 3.17 fetches the bucket's metadata on a client's first operation,
+        # for trace attributes, in a background thread with retries: a request of its own (that
+        # needs storage.buckets.get, which object readers lack), outliving the operation and its
+        # timeouts. cvat_lite traces nothing: the cache is turned off (None is "no cache").
+        if hasattr(client, "_bucket_metadata_cache"):
+            client._bucket_metadata_cache = None
+        return client
 
     def _bucket(self, timeouts: Timeouts) -> Any:
         try:

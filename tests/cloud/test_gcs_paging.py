@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import threading
 
 import pytest
 
@@ -67,3 +68,17 @@ def test_an_object_the_server_does_not_have_is_not_found():
     # The server serves listings only: any object read is a 404.
     with PagingGcs(KEYS) as server, pytest.raises(CloudObjectNotFound):
         _provider(server).head("set/00000.jpg")
+
+
+def test_the_client_makes_no_request_of_its_own():
+    # google-cloud-storage 3.17 fetches the bucket's metadata in a background thread on a
+    # client's first operation (for tracing), with retries: an extra request, and a thread that
+    # outlives the operation. The provider turns that off.
+    with PagingGcs(KEYS) as server:
+        provider = _provider(server)
+        provider.list_page("set/", page_size=2)
+        provider.status()
+        for thread in threading.enumerate():
+            if "_fetch_background" in thread.name:
+                thread.join(timeout=15)
+    assert server.paths == [f"/storage/v1/b/{server.bucket}/o"] * 2
