@@ -23,6 +23,8 @@ def test_restore_project_and_connect_its_tasks(page: Page, web: ApiSession, s3_e
     backup.write_bytes(web.http.get(result_url, timeout=30).content)
     web.call("DELETE", f"/api/cloudstorages/{storage['id']}", 204)  # nothing to auto-link to
 
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
     open_page(page, web, "/restore")
     page.get_by_label("Project").check()
     page.get_by_label("Backup file (.zip)").set_input_files(backup)
@@ -33,7 +35,10 @@ def test_restore_project_and_connect_its_tasks(page: Page, web: ApiSession, s3_e
     tasks = page.locator("#tasks-table tbody tr[data-task-id]")
     expect(tasks).to_have_count(2)
     expect(tasks.locator("[data-state='unlinked']")).to_have_count(1)
-    expect(tasks.locator("[data-state='local']")).to_have_count(1)
+    # The local task is "on the server" (its preview answers), the cloud one "not connected"
+    # (its preview is a 409): the list reads no data/meta, which lists every frame.
+    expect(tasks.locator("[data-state='server']")).to_have_text("on the server")
+    assert [url for url in requested if url.endswith("/data/meta")] == []
     offer = page.locator("#project-relink")
     expect(offer).to_contain_text("1 task of “mixed” is not connected")
 

@@ -1,5 +1,5 @@
 // Small DOM helpers shared by the pages.
-import { api, listAll } from "./api.js";
+import { ApiError, api, listAll } from "./api.js";
 
 // h("a", {href: "/", class: "x"}, "text", child) → an element. Attributes starting with "on"
 // are listeners; false/null attributes are left out.
@@ -75,6 +75,23 @@ export async function storageState(task) {
   return stateFromMeta(meta);
 }
 
+// The same for a list of tasks, without data/meta (it lists every frame: megabytes for a large
+// task): a task without a cloud storage id has its media on the server (local or the share,
+// told apart on the task's page) unless its preview answers 409 cloud_storage_unlinked.
+// → {kind: "cloud" | "unlinked" | "server" | "none", storageId, meta: null}
+export async function listStorageState(task) {
+  if (task.data_cloud_storage_id !== null || task.data === null) return storageState(task);
+  try {
+    await api(`/api/tasks/${task.id}/preview`, { blob: true });
+    return { kind: "server", storageId: null, meta: null };
+  } catch (err) {
+    if (err instanceof ApiError && err.code === "cloud_storage_unlinked") {
+      return { kind: "unlinked", storageId: null, meta: null };
+    }
+    return storageState(task); // a preview that failed otherwise: ask the meta
+  }
+}
+
 export function stateFromMeta(meta) {
   if (meta.storage === "cloud_storage") {
     const kind = meta.cloud_storage_id === null ? "unlinked" : "cloud";
@@ -87,7 +104,7 @@ export function storageName(storage, id) {
   return storage ? storage.display_name : `#${id}`;
 }
 
-// A badge for the storage state: "local", "cloud · <name>", "not connected".
+// A badge for the storage state: "local", "on the server", "cloud · <name>", "not connected".
 export function storageBadge(state, storages) {
   switch (state.kind) {
     case "cloud":
@@ -99,6 +116,8 @@ export function storageBadge(state, storages) {
       return h("span", { class: "badge", "data-state": "share" }, "server share");
     case "local":
       return h("span", { class: "badge", "data-state": "local" }, "local");
+    case "server":
+      return h("span", { class: "badge", "data-state": "server" }, "on the server");
     default:
       return h("span", { class: "badge muted", "data-state": "none" }, "no data");
   }

@@ -2,7 +2,7 @@
 import { api, listAll } from "../api.js";
 import { openExportDialog } from "../export.js";
 import {
-  $, PROVIDERS, done, h, isCloudBased, requireUser, showError, storageBadge, storageState,
+  $, PROVIDERS, done, h, isCloudBased, requireUser, showError, storageBadge, listStorageState,
   storagesById,
 } from "../ui.js";
 
@@ -103,7 +103,7 @@ async function load() {
     listAll(projectFilter ? `/api/tasks?project_id=${encodeURIComponent(projectFilter)}` : "/api/tasks"),
     storagesById(),
   ]);
-  const states = new Map(await Promise.all(tasks.map(async (task) => [task.id, await storageState(task)])));
+  const states = new Map(await Promise.all(tasks.map(async (task) => [task.id, await listStorageState(task)])));
   const byProject = (projectId) => tasks.filter((task) => task.project_id === projectId).map((task) => states.get(task.id));
   const shownProjects = projectFilter ? projects.filter((project) => String(project.id) === projectFilter) : projects;
   fill($("#projects-table"), shownProjects.map((project) => projectRow(project, byProject(project.id), storages)), "No projects yet.");
