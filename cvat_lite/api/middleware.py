@@ -42,7 +42,7 @@ class UnstorableTextMiddleware:
         error: errors.CvatLiteError | None = None
         if "\x00" in request.path:
             error = errors.NotFound()
-        elif any("\x00" in text for text in scalars_in([[*request.GET.lists()]])):
+        elif any("\x00" in text for text in scalars_in(list(request.GET.lists()))):
             error = UnstorableValue()
         if error is not None:
             return JsonResponse(error_body(error.code, error.message), status=error.status)

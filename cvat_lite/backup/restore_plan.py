@@ -166,17 +166,24 @@ def _file_positions(spec: TaskSpec) -> set[int]:
     }
 
 
-def _key_prefix(spec: TaskSpec, what: str) -> str:
+def _origin_key_prefix(spec: TaskSpec) -> tuple[str, str | None]:
     """A lightweight backup names its media relative to the origin's prefix (the folder of
-    the task's manifest in the bucket): ``<prefix>/<name>`` is the object key."""
+    the task's manifest in the bucket): ``<prefix>/<name>`` is the object key. Returns that
+    ``"<prefix>/"`` ("" for none) and, for a prefix that is not a valid path, why (and "")."""
     if not spec.lightweight or spec.origin is None:
-        return ""
+        return "", None
     prefix = spec.origin.prefix.strip("/")
     if not prefix:
-        return ""
-    if (reason := path_problem(prefix)) is not None:
+        return "", None
+    reason = path_problem(prefix)
+    return ("", reason) if reason is not None else (prefix + "/", None)
+
+
+def _key_prefix(spec: TaskSpec, what: str) -> str:
+    prefix, reason = _origin_key_prefix(spec)
+    if reason is not None:
         raise ArchiveError(BAD_ORIGIN_PREFIX.format(what=what, reason=reason))
-    return prefix + "/"
+    return prefix
 
 
 class _ManifestScan:
@@ -197,10 +204,7 @@ class _ManifestScan:
 
     def _start(self, spec: TaskSpec) -> set[int]:
         self._positions = _file_positions(spec)
-        if spec.lightweight and spec.origin is not None:
-            origin = spec.origin.prefix.strip("/")  # refused later by _key_prefix if invalid
-            if origin and path_problem(origin) is None:
-                self._key_prefix = origin + "/"
+        self._key_prefix, _ = _origin_key_prefix(spec)  # an invalid one: refused by _key_prefix
         return self._positions
 
     def __call__(self, spec: TaskSpec, entry: ManifestEntry) -> None:

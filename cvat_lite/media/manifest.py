@@ -328,18 +328,7 @@ def entry_from_key(
     The entry is validated as the reader would validate it. A valid key splits into a valid name
     and extension (the name keeps a non-dot character of the last segment, the extension has
     no ``/`` and the characters of the key), so only the other values are checked again."""
-    if type(key) is not str or path_problem(key) is not None:
-        validate_relative_path(key)  # raises BadRequest for an invalid key
-    name, extension = _split_extension(key)
-    if (
-        checksum is None
-        and not related_images
-        and type(width) is int
-        and type(height) is int
-        and 0 < width <= MAX_SIDE
-        and 0 < height <= MAX_SIDE
-    ):
-        return ManifestEntry(name, extension, width, height)  # the common case, nothing to check
+    name, extension = posixpath.splitext(validate_relative_path(key))
     try:
         return ManifestEntry(
             name,
@@ -347,22 +336,12 @@ def entry_from_key(
             _side_value(width, "width"),
             _side_value(height, "height"),
             _checksum(checksum),
-            _related_paths(tuple(related_images)),
+            _related_paths(tuple(related_images)) if related_images else (),
         )
     except _Problem as problem:
         raise ManifestError(
             ENTRY_ERROR.format(entry=shown(key), problem=problem.args[0]), extra={"key": key}
         ) from None
-
-
-def _split_extension(key: str) -> tuple[str, str]:
-    """``posixpath.splitext(key)``: the extension starts at the last dot of the last segment,
-    unless only dots come before it there (``.hidden``, ``..x``)."""
-    dot = key.rfind(".")
-    start = key.rfind("/") + 1
-    if dot > start and key[start:dot].strip("."):
-        return key[:dot], key[dot:]
-    return key, ""
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -432,9 +411,14 @@ def manifest_dir(manifest_key: str) -> str:
     return posixpath.dirname(validate_relative_path(manifest_key))
 
 
+def manifest_key_prefix(manifest_key: str) -> str:
+    """What turns an entry's path into its object key: the manifest's folder with a trailing
+    slash ("" at the bucket's root)."""
+    folder = manifest_dir(manifest_key)
+    return f"{folder}/" if folder else ""
+
+
 def relative_key(manifest_key: str, entry_path: str) -> str:
     """The object key of ``entry_path`` (an entry's ``path``) for a manifest stored at
     ``manifest_key``: ``relative_key("set1/manifest.jsonl", "img1.jpg") == "set1/img1.jpg"``."""
-    folder = manifest_dir(manifest_key)
-    validate_relative_path(entry_path)
-    return f"{folder}/{entry_path}" if folder else entry_path
+    return manifest_key_prefix(manifest_key) + validate_relative_path(entry_path)

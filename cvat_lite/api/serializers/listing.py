@@ -13,11 +13,11 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 
 from cvat_lite import errors
+from cvat_lite.api.parsers import INT64_MAX, INT64_MIN
 from cvat_lite.api.schema import error_responses
 from cvat_lite.engine.selectors import get_visible, visible
 
 FILTER_NOT_INTEGER = "The filter '{name}' must be an integer."
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 SORT_UNKNOWN = "Cannot sort by '{value}'. Sortable fields: {fields}."
 
 

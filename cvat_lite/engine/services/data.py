@@ -45,7 +45,7 @@ from cvat_lite.media.frames import (
     MediaSource,
     local_media_root,
 )
-from cvat_lite.media.manifest import manifest_dir, read_manifest
+from cvat_lite.media.manifest import manifest_dir, manifest_key_prefix, read_manifest
 from cvat_lite.media.paths import safe_join, shown, validate_relative_path
 from cvat_lite.media.selection import (
     STOP_BEFORE_START,
@@ -303,10 +303,9 @@ class _Media:
 
 
 def _manifest_media(source: MediaSource, manifest_key: str) -> dict[str, _Media]:
-    """The manifest's media by object key. The keys are ``relative_key``'s, with the folder
-    computed once: ``read_manifest`` has validated every path already."""
-    folder = manifest_dir(manifest_key)
-    base = folder + "/" if folder else ""
+    """The manifest's media by object key (``relative_key``'s, without checking each path
+    again: ``read_manifest`` has)."""
+    base = manifest_key_prefix(manifest_key)
     media: dict[str, _Media] = {}
     with source.open(manifest_key) as stream:
         for entry in read_manifest(stream):
