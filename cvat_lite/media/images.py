@@ -15,6 +15,7 @@ the raw stored size. For PNG the size is read from IHDR alone (PNG orientation, 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import zipfile
@@ -33,6 +34,7 @@ __all__ = [
     "image_size_from_header",
     "make_preview",
     "mime_type_for",
+    "pixel_md5",
     "write_chunk",
 ]
 
@@ -147,6 +149,18 @@ def image_size(data: bytes, *, exif_orientation: bool = True) -> tuple[int, int]
     if size is None:
         raise _invalid_image()
     return size
+
+
+def pixel_md5(data: bytes) -> str:
+    """The checksum CVAT's manifest tool writes for an image: the MD5 of its decoded pixels as
+    stored (Pillow's ``tobytes()`` in the file's own mode, before any EXIF rotation), not of the
+    file. Two files with the same pixels (a re-saved PNG) share it; it never equals an object's
+    MD5 or ETag. Raises ``BadRequest`` (``invalid_image``) for what is not a supported image."""
+    with _opened(data) as image:
+        try:
+            return hashlib.md5(image.tobytes(), usedforsecurity=False).hexdigest()
+        except _DECODE_ERRORS:
+            raise _invalid_image() from None
 
 
 # --- re-encoding -------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
+import hashlib
 import io
+import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -12,6 +15,7 @@ from cvat_lite.media.images import (
     image_size_from_header,
     make_preview,
     mime_type_for,
+    pixel_md5,
     write_chunk,
 )
 
@@ -358,3 +362,33 @@ def test_mime_types():
     assert mime_type_for("g.bmp") == "image/bmp"
     assert mime_type_for("h.txt") == "application/octet-stream"
     assert mime_type_for("noext") == "application/octet-stream"
+
+
+INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "interop"
+CVAT_BUCKET = INTEROP / "cvat-2.73" / "bucket"
+
+
+def test_pixel_md5_is_cvats_manifest_checksum():
+    """Every checksum in the manifest CVAT's own tool wrote equals pixel_md5 of the image, and
+    none equals the file's MD5 (what a bucket's ETag would give)."""
+    manifest = CVAT_BUCKET / "manifest.jsonl"
+    if not manifest.is_file():
+        pytest.fail(f"CVAT's manifest is missing: expected {manifest} (shared/ beside the clone).")
+    entries = [json.loads(line) for line in manifest.read_text().splitlines()]
+    images_ = [entry for entry in entries if "name" in entry]
+    assert len(images_) == 50
+    for entry in images_:
+        data = (CVAT_BUCKET / (entry["name"] + entry["extension"])).read_bytes()
+        assert pixel_md5(data) == entry["checksum"]
+        assert hashlib.md5(data).hexdigest() != entry["checksum"]
+
+
+def test_pixel_md5_depends_on_pixels_not_encoding():
+    image = Image.new("RGB", (8, 6), (10, 200, 30))
+    first, second = encode(image, "PNG"), encode(image, "PNG", compress_level=0)
+    assert first != second
+    assert pixel_md5(first) == pixel_md5(second)
+    other = Image.new("RGB", (8, 6), (10, 200, 31))
+    assert pixel_md5(encode(other, "PNG")) != pixel_md5(first)
+    with pytest.raises(BadRequest):
+        pixel_md5(b"not an image")
