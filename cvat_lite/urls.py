@@ -1,13 +1,18 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
+
+from cvat_lite.api.docs import RedocDocsView, SwaggerDocsView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/schema/", SpectacularAPIView.as_view()),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema")),
+    # The reference pages work offline (cvat_lite/api/docs.py).
+    path("api/docs", SwaggerDocsView.as_view(url_name="schema"), name="swagger"),
+    path("api/docs/", SwaggerDocsView.as_view(url_name="schema")),
+    path("api/redoc", RedocDocsView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/", RedocDocsView.as_view(url_name="schema")),
     path("api/", include("cvat_lite.api.urls")),
     # The web UI (issue 6): pages outside api/ that use the API like any other client.
     path("", include("cvat_lite.web.urls")),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.contrib.staticfiles import finders
 from django.core.exceptions import SuspiciousFileOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -50,12 +51,20 @@ def page(request: HttpRequest, name: str, **ids: str) -> HttpResponse:
 
 @require_safe
 def static_file(request: HttpRequest, path: str) -> HttpResponseBase:
-    """The UI's CSS and JS, served by the service itself (gunicorn included): a handful of
-    small files, so no collectstatic step and no extra dependency. Unknown files are the API's
-    JSON 404 (``Http404`` reaches ``handler404``)."""
+    """The UI's CSS and JS, and the installed apps' static files (the API reference pages'
+    viewers, see ``cvat_lite/api/docs.py``), served by the service itself (gunicorn included):
+    no collectstatic step. Unknown files are the API's JSON 404 (``Http404`` reaches
+    ``handler404``)."""
     try:
-        response = serve(request, path, document_root=str(STATIC_DIR))
-    except SuspiciousFileOperation:  # "../" out of the directory: there is no such file
+        if (STATIC_DIR / path).is_file():
+            response = serve(request, path, document_root=str(STATIC_DIR))
+        else:
+            found = finders.find(path)
+            if not isinstance(found, str):
+                raise Http404(path)
+            root = found[: len(found) - len(path)]
+            response = serve(request, path, document_root=root)
+    except (SuspiciousFileOperation, ValueError):  # "../" out of the directory: no such file
         raise Http404(path) from None
     response["Cache-Control"] = "no-cache"  # revalidate (Last-Modified): edits show at once
     response["X-Content-Type-Options"] = "nosniff"

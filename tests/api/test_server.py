@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from packaging.version import Version
@@ -43,7 +45,9 @@ def test_plugins(signed_in, anon_api):
     assert response.json()["code"] == "not_authenticated"
 
 
-@pytest.mark.parametrize("path", ["/api/schema", "/api/schema/", "/api/docs", "/api/docs/"])
+@pytest.mark.parametrize(
+    "path", ["/api/schema", "/api/schema/", "/api/docs", "/api/docs/", "/api/redoc", "/api/redoc/"]
+)
 def test_schema_and_docs_are_served_to_anyone(path):
     # As in CVAT: the API description is public, it holds no data.
     response = APIClient().get(path)
@@ -69,3 +73,29 @@ def test_sdk_accepts_the_server_version(live_server):
 def _close_connections(client, live_server) -> None:
     # The SDK keeps its HTTP connections open, and each one holds a live-server thread.
     client.api_client.rest_client.pool_manager.connection_from_url(live_server.url).close()
+
+
+@pytest.mark.parametrize("path", ["/api/docs", "/api/redoc", "/api/docs?script="])
+def test_docs_pages_load_nothing_from_elsewhere(path):
+    """The reference pages name only this server's files (no CDN, no web fonts), each of which
+    the server serves, and forbid the browser anything else (Content-Security-Policy)."""
+    client = APIClient()
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    body = response.content.decode()
+    assert re.findall(r"https?://", body) == []
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", body)
+    if path != "/api/docs?script=":
+        assert any(asset.startswith("/static/drf_spectacular_sidecar/") for asset in assets)
+    for asset in assets:
+        if asset.startswith("/static/"):
+            served = client.get(asset)
+            assert served.status_code == 200, asset
+            assert b"".join(served.streaming_content)
+
+
+@pytest.mark.parametrize("path", ["/static/../settings.py", "/static/drf_spectacular_sidecar/x.js"])
+def test_static_route_serves_only_existing_static_files(path):
+    response = APIClient().get(path)
+    assert response.status_code == 404

@@ -169,6 +169,7 @@ CASES: list[Case] = [
     _own("/api/server/plugins", "get", 200),
     _open("/api/schema", "get", 200, in_schema=False),
     _open("/api/docs", "get", 200, in_schema=False),
+    _open("/api/redoc", "get", 200, in_schema=False),
     _open("/api/auth/login", "post", 200, body=_login),
     _open("/api/auth/logout", "post", 200),
     _open("/api/auth/register", "post", 201, body=_register),
