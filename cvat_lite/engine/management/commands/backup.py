@@ -83,9 +83,15 @@ class Command(BaseCommand):
         )
         where = export.add_mutually_exclusive_group()
         where.add_argument("--output", type=Path, default=Path.cwd(), help="directory")
-        where.add_argument("--to-cloud-storage", type=int, metavar="ID", dest="storage_id")
+        where.add_argument(
+            "--to-cloud-storage",
+            type=int,
+            metavar="ID",
+            dest="storage_id",
+            help="upload each archive to this cloud storage (by id) instead of --output",
+        )
         restore = actions.add_parser("import", help="Restore backups (task or project ZIPs).")
-        restore.add_argument("files", nargs="+", type=Path)
+        restore.add_argument("files", nargs="+", type=Path, help="backup ZIP files to restore")
         restore.add_argument("--owner", help="username of the new objects' owner (default: "
                              "the first superuser)")  # fmt: skip
 

@@ -27,8 +27,8 @@ class Command(BaseCommand):
     help = "Run migrations, the web server and RQ workers (and an embedded Redis if needed)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=8080)
+        parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+        parser.add_argument("--port", type=int, default=8080, help="port to listen on")
         parser.add_argument("--workers", type=int, default=2, help="RQ worker processes")
         parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
 
