@@ -10,7 +10,7 @@ import os
 import sys
 import textwrap
 
-HELP_FLAGS = ([], ["help"], ["--help"], ["-h"])
+HELP_FLAGS: tuple[list[str], ...] = ([], ["help"], ["--help"], ["-h"])
 
 
 def project_commands() -> dict[str, str]:
