@@ -1,0 +1,111 @@
+"""`cvat-lite demo`: the service, an S3 emulator with generated images, a cloud storage and a task
+— and the flow it prints works: lightweight backup, restore, "not connected", relink, frames."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.slow
+TIMEOUT_S = 240
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Api:
+    def __init__(self, url: str, username: str, password: str):
+        self.url, self.http = url, requests.Session()
+        answer = self.call(
+            "POST", "/api/auth/login", json={"username": username, "password": password}
+        )
+        self.http.headers["Authorization"] = f"Token {answer.json()['key']}"
+        self.http.cookies.clear()
+
+    def call(self, method: str, path: str, expected: int = 200, **kwargs) -> requests.Response:
+        response = self.http.request(method, self.url + path, timeout=60, **kwargs)
+        assert response.status_code == expected, (method, path, response.text)
+        return response
+
+    def finished(self, rq_id: str) -> dict:
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline:
+            request = self.call("GET", f"/api/requests/{rq_id}").json()
+            if request["status"] in ("finished", "failed"):
+                assert request["status"] == "finished", request["message"]
+                return request
+            time.sleep(0.2)
+        raise AssertionError(f"request {rq_id} did not finish")
+
+    def frame(self, task_id: int, expected: int = 200) -> bytes:
+        path = f"/api/tasks/{task_id}/data?type=frame&number=0&quality=original"
+        return self.call("GET", path, expected).content
+
+
+def test_demo_runs_the_whole_lightweight_flow(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CVAT_LITE_")}
+    data_dir = tmp_path / "demo"
+    (data_dir / "old").mkdir(parents=True)  # a previous demo's leftovers are cleared
+    script = Path(sys.executable).parent / "cvat-lite"
+    process = subprocess.Popen(
+        [str(script), "demo", "--port", str(port), "--images", "6", "--data-dir", str(data_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    try:
+        while not any("Ctrl-C stops" in line for line in output):
+            line = process.stdout.readline()
+            assert line, "demo exited early:\n" + "".join(output)
+            output.append(line)
+        text = "".join(output)
+        assert not (data_dir / "old").exists()
+        ready = re.search(r"ready at (http://127\.0\.0\.1:\d+)/  \(log in as (\S+) / (\S+)\)", text)
+        assert ready, text
+        s3 = re.search(r"S3 emulator \(moto\) at (http://127\.0\.0\.1:\d+)", text).group(1)
+        api = Api(*ready.groups())
+        storage_id = int(re.search(r"Cloud storage #(\d+)", text).group(1))
+        task_id = int(re.search(r"task #(\d+)", text).group(1))
+        assert f"/tasks/{task_id}" in text and "cvat-cli --server-host http://127.0.0.1" in text
+
+        meta = api.call("GET", f"/api/tasks/{task_id}/data/meta").json()
+        assert meta["size"] == 6
+        original = api.frame(task_id)
+
+        rq_id = api.call(
+            "POST", f"/api/tasks/{task_id}/backup/export?lightweight=true", 202
+        ).json()["rq_id"]
+        archive = api.call("GET", api.finished(rq_id)["result_url"].removeprefix(api.url)).content
+        assert len(archive) < 20_000  # the manifest, not the images
+        files = {"task_file": ("demo.zip", archive, "application/zip")}
+        rq_id = api.call("POST", "/api/tasks/backup/", 202, files=files).json()["rq_id"]
+        restored = api.finished(rq_id)["result_id"]
+        api.frame(restored, 409)  # not connected
+        api.call("PATCH", f"/api/tasks/{restored}/data/meta", json={"cloud_storage_id": storage_id})
+        assert api.frame(restored) == original
+
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, "".join(output) + rest
+        with pytest.raises(requests.ConnectionError):  # the emulator stopped with it
+            requests.get(s3, timeout=5)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
