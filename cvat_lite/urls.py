@@ -19,5 +19,5 @@ urlpatterns = [
 ]
 
 # Errors outside DRF views get the API's error body too (SPEC 8).
-handler404 = "cvat_lite.api.exception_handler.not_found_view"
+handler404 = "cvat_lite.web.views.not_found"  # a page for browsers, the API's body otherwise
 handler500 = "cvat_lite.api.exception_handler.server_error_view"

@@ -42,6 +42,10 @@ class ProjectRelinkFailureSerializer(serializers.Serializer):
     task_id = serializers.IntegerField()
     code = serializers.CharField(help_text="The error code, e.g. relink_verification_failed.")
     message = serializers.CharField()
+    extra = serializers.DictField(
+        help_text="The error's details, as in the task relink's error body: for "
+        "relink_verification_failed the first missing and mismatched keys and their counts."
+    )
 
 
 class ProjectRelinkResultSerializer(serializers.Serializer):

@@ -70,7 +70,7 @@ class Verification:
 @dataclass(frozen=True)
 class ProjectRelinkResult:
     relinked: list[int]
-    failed: list[dict]  # {"task_id", "code", "message"}
+    failed: list[dict]  # {"task_id", "code", "message", "extra"}
 
 
 # --- verification ------------------------------------------------------------------------------
@@ -334,7 +334,9 @@ def project_relink(*, project: Project, user, cloud_storage_id: int) -> ProjectR
             _verify(_cloud_data(task), storage, provider)
             relink_save(task=task, storage=storage)
         except errors.CvatLiteError as exc:
-            failed.append({"task_id": task.id, "code": exc.code, "message": exc.message})
+            failed.append(
+                {"task_id": task.id, "code": exc.code, "message": exc.message, "extra": exc.extra}
+            )
         else:
             relinked.append(task.id)
     return ProjectRelinkResult(relinked=relinked, failed=failed)

@@ -36,15 +36,26 @@ from cvat_lite.engine.services.projects import project_create
 
 logger = logging.getLogger("cvat_lite.backup")
 
+# Request messages are read by people (the web page shows them as they are): names, plurals, no
+# API routes. docs/relink.md says how to connect a restored task from the API.
 TASK_RESTORED = "Restored with the media from the backup."
-TASK_LINKED = "Restored and linked to cloud storage '{name}' (#{id})."
-TASK_UNLINKED = "Restored without a cloud storage: attach one with PATCH /api/tasks/{id}/data/meta."
-PROJECT_RESTORED = "Restored the project with {count} task(s)."
-PROJECT_LINKED = " {count} lightweight task(s) linked to a cloud storage."
-PROJECT_UNLINKED = (
-    " {count} lightweight task(s) without a cloud storage: attach one with "
-    "PATCH /api/projects/{id}/cloud_storage."
+TASK_LINKED = "Restored and connected to the cloud storage “{name}”."
+TASK_UNLINKED = (
+    "Restored, but not connected to a cloud storage yet: connect it to the storage that holds "
+    "its images."
 )
+PROJECT_RESTORED = "Restored the project with {tasks}."
+PROJECT_LINKED = " {tasks} connected to a cloud storage."
+PROJECT_UNLINKED = (
+    " {tasks} not connected to a cloud storage yet: connect the project to the storage that "
+    "holds their images."
+)
+
+
+def counted(count: int, noun: str) -> str:
+    """``"1 task"``, ``"2 tasks"``, ``"0 tasks"``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
 
 # Shares of the progress bar: checking the archive, extracting media, writing rows.
 CHECKED, STAGED, WRITTEN = 0.05, 0.75, 0.97
@@ -102,8 +113,8 @@ def backup_restore_task(
     storage = _relink(task, plan, owner)
     report(1.0, force=True)
     if storage is None:
-        return RestoreOutcome(task, False, TASK_UNLINKED.format(id=task.id))
-    return RestoreOutcome(task, True, TASK_LINKED.format(name=storage.display_name, id=storage.id))
+        return RestoreOutcome(task, False, TASK_UNLINKED)
+    return RestoreOutcome(task, True, TASK_LINKED.format(name=storage.display_name))
 
 
 def backup_restore_project(
@@ -151,11 +162,11 @@ def backup_restore_project(
             else:
                 linked += 1
     report(1.0, force=True)
-    message = PROJECT_RESTORED.format(count=len(tasks))
+    message = PROJECT_RESTORED.format(tasks=counted(len(tasks), "task"))
     if linked:
-        message += PROJECT_LINKED.format(count=linked)
+        message += PROJECT_LINKED.format(tasks=counted(linked, "lightweight task"))
     if unlinked:
-        message += PROJECT_UNLINKED.format(count=unlinked, id=project.id)
+        message += PROJECT_UNLINKED.format(tasks=counted(unlinked, "lightweight task"))
     return RestoreOutcome(project, unlinked == 0, message)
 
 

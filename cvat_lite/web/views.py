@@ -19,6 +19,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 from django.views.static import serve
 
+from cvat_lite.api.exception_handler import not_found_view
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # The pages load their own scripts and styles only, show frames as blob: URLs, and are never
 # framed: a stray injection could neither run nor call out.
@@ -35,6 +37,7 @@ PAGES = {
     "cloudstorages": "Cloud storages",
     "requests": "Requests",
     "restore": "Restore a backup",
+    "not_found": "Page not found",
 }
 
 
@@ -68,4 +71,23 @@ def static_file(request: HttpRequest, path: str) -> HttpResponseBase:
         raise Http404(path) from None
     response["Cache-Control"] = "no-cache"  # revalidate (Last-Modified): edits show at once
     response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponseBase:
+    """No route matches: a browser asking for a page (``Accept: text/html``, outside ``/api/``
+    and ``/static/``) gets a "Page not found" page with the navigation; every other client,
+    and every API path, gets the API's JSON 404 body."""
+    path = request.path
+    wants_page = "text/html" in request.headers.get("Accept", "")
+    if not wants_page or path.startswith(("/api/", "/static/")):
+        return not_found_view(request, exception)
+    response = render(
+        request,
+        "web/not_found.html",
+        {"page": "not_found", "title": PAGES["not_found"], "ids": {}},
+        status=404,
+    )
+    response["Cache-Control"] = "no-store"
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response

@@ -203,7 +203,7 @@ def test_a_lightweight_backup_is_linked_to_the_owners_matching_storage(
     request = run_import(api, backup.write(tmp_path / "b.zip"), drain)
     task_id = finished(request)
     assert request["message"] == TASK_LINKED.format(name=storage.display_name, id=storage.id)
-    assert request["message"] == f"Restored and linked to cloud storage 'bucket' (#{storage.id})."
+    assert request["message"] == "Restored and connected to the cloud storage “bucket”."
     meta = api.get(f"/api/tasks/{task_id}/data/meta").json()
     assert (meta["storage"], meta["cloud_storage_id"]) == ("cloud_storage", storage.id)
     for number, content in enumerate(objects.values()):
@@ -244,8 +244,8 @@ def test_a_mixed_project_restores_through_the_api(api, user, drain, tmp_path):
     project_id = finished(request)
     assert request["operation"]["target"] == "project"
     assert request["message"] == (
-        "Restored the project with 2 task(s). 1 lightweight task(s) without a cloud storage: "
-        f"attach one with PATCH /api/projects/{project_id}/cloud_storage."
+        "Restored the project with 2 tasks. 1 lightweight task not connected to a cloud storage "
+        "yet: connect the project to the storage that holds their images."
     )
     project = api.get(f"/api/projects/{project_id}").json()
     assert project["name"] == "zoo"

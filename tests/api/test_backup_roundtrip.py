@@ -144,7 +144,7 @@ def test_project_round_trip_lightweight_whenever_possible(api, user, s3_emulator
     request = _import(api, content, drain, tmp_path, target="project")
     new_id = finished(request)
     assert request["message"] == (
-        "Restored the project with 2 task(s). 1 lightweight task(s) linked to a cloud storage."
+        "Restored the project with 2 tasks. 1 lightweight task connected to a cloud storage."
     )
     restored = list(Task.objects.filter(project_id=new_id).order_by("id"))
     originals = sorted([cloud.task, local], key=lambda task: task.id)

@@ -10,6 +10,7 @@ from cvat_lite.backup.restore import (
     PROJECT_UNLINKED,
     backup_restore_project,
     backup_restore_task,
+    counted,
 )
 from cvat_lite.engine.models import Label, Task
 from cvat_lite.errors import ArchiveError, CvatLiteError
@@ -44,11 +45,12 @@ def test_a_mixed_project_restores_every_task_with_the_project_labels(tmp_path, u
     project = outcome.obj
     assert (project.name, project.owner, project.status) == ("zoo", user, "annotation")
     assert outcome.message == (
-        PROJECT_RESTORED.format(count=3) + PROJECT_UNLINKED.format(count=1, id=project.id)
+        PROJECT_RESTORED.format(tasks="3 tasks")
+        + PROJECT_UNLINKED.format(tasks="1 lightweight task")
     )
     assert outcome.message == (
-        "Restored the project with 3 task(s). 1 lightweight task(s) without a cloud storage: "
-        f"attach one with PATCH /api/projects/{project.id}/cloud_storage."
+        "Restored the project with 3 tasks. 1 lightweight task not connected to a cloud storage "
+        "yet: connect the project to the storage that holds their images."
     )
     assert not outcome.linked
     tasks = list(Task.objects.filter(project=project).order_by("id"))
@@ -70,7 +72,7 @@ def test_a_mixed_project_restores_every_task_with_the_project_labels(tmp_path, u
 
 def test_a_project_without_tasks(tmp_path, user):
     outcome = _restore(project_backup(), tmp_path, user)
-    assert outcome.message == "Restored the project with 0 task(s)."
+    assert outcome.message == "Restored the project with 0 tasks."
     assert outcome.linked
 
 
@@ -134,3 +136,7 @@ def test_a_project_archive_is_not_a_task_archive(tmp_path, user):
     with pytest.raises(ArchiveError) as caught:
         backup_restore_task(owner=user, archive_path=path)
     assert caught.value.message == "The archive has no task.json."
+
+
+def test_counted_speaks_plurals():
+    assert [counted(n, "task") for n in (0, 1, 2)] == ["0 tasks", "1 task", "2 tasks"]

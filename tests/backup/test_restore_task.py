@@ -141,7 +141,8 @@ def test_a_lightweight_backup_restores_an_unlinked_cloud_task(tmp_path, user):
     task = outcome.obj
     assert outcome.message == TASK_UNLINKED.format(id=task.id)
     assert outcome.message == (
-        f"Restored without a cloud storage: attach one with PATCH /api/tasks/{task.id}/data/meta."
+        "Restored, but not connected to a cloud storage yet: connect it to the storage that "
+        "holds its images."
     )
     assert not outcome.linked
     data = task.data

@@ -47,6 +47,6 @@ def test_restore_project_and_connect_its_tasks(page: Page, web: ApiSession, s3_e
     ready(page)
     offer.get_by_label("Cloud storage").select_option(str(again["id"]))
     offer.get_by_role("button", name="Connect").click()
-    expect(page.locator("#project-relink-result")).to_contain_text("Connected: task #")
+    expect(page.locator("#project-relink-result")).to_contain_text("Connected: “in the cloud”.")
     expect(offer).to_be_hidden()
     expect(tasks.locator("[data-state='cloud']")).to_have_text("cloud · images-again")

@@ -44,7 +44,7 @@ def test_full_and_lightweight_exports_are_two_requests(page: Page, web: ApiSessi
     for row in (light, full):
         expect(row).to_have_count(1)
         expect(row).to_have_attribute("data-status", "finished")
-        expect(row.get_by_role("link", name=f"task #{task['id']}")).to_be_visible()
+        expect(row.get_by_role("link", name="task “street”")).to_be_visible()
         expect(row.get_by_role("link", name="Download")).to_be_visible()
     assert light.get_attribute("data-rq-id") != full.get_attribute("data-rq-id")
     screenshot(page, "requests")

@@ -84,3 +84,22 @@ def test_web_routes_stay_outside_the_api():
     assert "cvat_lite.web.urls" in repr(web)
     assert not any(str(p.pattern).startswith(("^api", "api")) for p in web.url_patterns)
     assert routes.index("api/") < routes.index("")  # the API resolves first
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/nowhere", "/tasks/abc", "/tasks/7/edit"])
+def test_a_browser_gets_a_not_found_page(client, path):
+    response = client.get(path, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    html = response.content.decode()
+    assert "Page not found" in html and f"<code id=\"missing-path\">{path}</code>" in html
+    assert '<nav aria-label="Main">' in html
+
+
+@pytest.mark.parametrize("path", ["/api/nowhere", "/api/tasks/abc", "/static/web/missing.js"])
+def test_api_and_static_paths_stay_json_for_browsers(client, path):
+    response = client.get(path, HTTP_ACCEPT="text/html")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"

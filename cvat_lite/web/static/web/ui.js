@@ -101,7 +101,7 @@ export function stateFromMeta(meta) {
 }
 
 export function storageName(storage, id) {
-  return storage ? storage.display_name : `#${id}`;
+  return storage ? storage.display_name : `storage ${id} (not visible to you)`;
 }
 
 // A badge for the storage state: "local", "on the server", "cloud · <name>", "not connected".
@@ -124,3 +124,22 @@ export function storageBadge(state, storages) {
 }
 
 export const isCloudBased = (state) => state.kind === "cloud" || state.kind === "unlinked";
+
+// Superusers see everyone's objects, so their tables get an "Owner" column. Adds the header
+// before column `index` of `table` and returns a function that adds the matching cell to a row
+// (or null for other users: nothing changes).
+export function ownerColumn(table, user, index) {
+  if (!user.is_superuser) return null;
+  const head = $("thead tr", table);
+  if (!$(".owner-col", head)) head.insertBefore(h("th", { scope: "col", class: "owner-col" }, "Owner"), head.children[index] || null);
+  return (row, owner) => {
+    row.insertBefore(h("td", { class: "owner-cell" }, owner ? owner.username : "—"), row.children[index] || null);
+    return row;
+  };
+}
+
+// An empty table's one row, spanning every column.
+export function emptyRow(table, text, attrs = {}) {
+  const columns = table.querySelectorAll("thead th").length;
+  return h("tr", attrs, h("td", { colspan: String(columns), class: "muted" }, text));
+}

@@ -1,6 +1,8 @@
 // Cloud storages: list with status (AVAILABLE / NOT_FOUND / FORBIDDEN, refreshable), add one.
 import { ApiError, api, listAll } from "../api.js";
-import { $, PROVIDERS, done, h, requireUser, showError } from "../ui.js";
+import { $, PROVIDERS, done, emptyRow, h, ownerColumn, requireUser, showError } from "../ui.js";
+
+let user;
 
 const CREDENTIALS = {
   AWS_S3_BUCKET: [["KEY_SECRET_KEY_PAIR", "Access key and secret"], ["ANONYMOUS_ACCESS", "Anonymous (public bucket)"]],
@@ -41,9 +43,10 @@ function storageRow(storage) {
 
 async function load() {
   const storages = await listAll("/api/cloudstorages");
-  const body = $("#storages-table tbody");
-  const rows = storages.map(storageRow);
-  body.replaceChildren(...(rows.length ? rows : [h("tr", { class: "empty" }, h("td", { colspan: "6", class: "muted" }, "No cloud storages yet: add one below."))]));
+  const table = $("#storages-table");
+  const withOwner = ownerColumn(table, user, 2);
+  const rows = storages.map((storage) => (withOwner ? withOwner(storageRow(storage), storage.owner) : storageRow(storage)));
+  $("tbody", table).replaceChildren(...(rows.length ? rows : [emptyRow(table, "No cloud storages yet: add one below.", { class: "empty" })]));
   await Promise.all(rows.map(checkStatus));
 }
 
@@ -132,7 +135,7 @@ async function main() {
   $("#refresh-all").addEventListener("click", () => Promise.all([...document.querySelectorAll("#storages-table tbody tr[data-storage-id]")].map(checkStatus)));
   syncForm();
   $("#storage-submit").disabled = false;
-  await requireUser();
+  user = await requireUser();
   await load();
 }
 

@@ -2,9 +2,12 @@
 import { api, listAll } from "../api.js";
 import { openExportDialog } from "../export.js";
 import {
-  $, PROVIDERS, done, h, isCloudBased, requireUser, showError, storageBadge, listStorageState,
-  storagesById,
+  $, PROVIDERS, done, emptyRow, h, isCloudBased, ownerColumn, requireUser, showError, storageBadge,
+  listStorageState, storagesById,
 } from "../ui.js";
+
+let user;
+let tasksById = new Map();
 
 const projectFilter = new URLSearchParams(location.search).get("project");
 
@@ -38,9 +41,10 @@ function taskRow(task, state, storages) {
     h("td", { class: "storage-cell" }, storageBadge(state, storages)));
 }
 
-function fill(table, rows, empty) {
-  const body = $("tbody", table);
-  body.replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "5", class: "muted" }, empty))]));
+function fill(table, items, makeRow, empty) {
+  const withOwner = ownerColumn(table, user, 2);
+  const rows = items.map((item) => (withOwner ? withOwner(makeRow(item), item.owner) : makeRow(item)));
+  $("tbody", table).replaceChildren(...(rows.length ? rows : [emptyRow(table, empty)]));
 }
 
 // A filtered project with unlinked cloud tasks (e.g. just restored): connect them at once
@@ -58,6 +62,24 @@ function offerProjectRelink(project, unlinked, storages) {
   section.hidden = false;
 }
 
+// The first keys a storage lacks (or holds with other content), as the task page lists them.
+const KEYS_SHOWN = 5;
+function missingKeys(extra) {
+  const parts = [];
+  for (const [keys, count, title] of [
+    [extra.missing || [], extra.missing_count, "Missing"],
+    [extra.mismatched || [], extra.mismatched_count, "Different content"],
+  ]) {
+    if (!keys.length) continue;
+    const total = count || keys.length;
+    const more = total - Math.min(keys.length, KEYS_SHOWN);
+    parts.push(h("p", { class: "keys-title" }, `${title} (${total}):`),
+      h("ul", { class: "keys" }, keys.slice(0, KEYS_SHOWN).map((key) => h("li", {}, h("code", {}, key)))),
+      more > 0 ? h("p", { class: "muted" }, `…and ${more} more.`) : "");
+  }
+  return parts;
+}
+
 async function connectProject(event) {
   event.preventDefault();
   const result = $("#project-relink-result");
@@ -69,9 +91,11 @@ async function connectProject(event) {
       method: "PATCH",
       json: { cloud_storage_id: Number($("#project-relink-select").value) },
     });
+    const name = (id) => (tasksById.has(id) ? `“${tasksById.get(id).name}”` : `task ${id}`);
     result.replaceChildren(
-      h("p", {}, `Connected: ${answer.relinked.length ? answer.relinked.map((id) => `task #${id}`).join(", ") : "none"}.`),
-      ...answer.failed.map((failure) => h("p", { class: "error" }, `Task #${failure.task_id}: ${failure.message}`)));
+      h("p", {}, `Connected: ${answer.relinked.length ? answer.relinked.map(name).join(", ") : "none"}.`),
+      ...answer.failed.map((failure) => h("div", { class: "error", "data-failed-task": failure.task_id },
+        h("p", {}, `${name(failure.task_id)}: ${failure.message}`), missingKeys(failure.extra || {}))));
     await load();
   } catch (err) {
     result.replaceChildren(h("p", { class: "error" }, err.message));
@@ -92,7 +116,7 @@ async function restoredBanner() {
 
 async function main() {
   $("#project-relink-form").addEventListener("submit", connectProject);
-  await requireUser();
+  user = await requireUser();
   await load();
   await restoredBanner();
 }
@@ -103,11 +127,12 @@ async function load() {
     listAll(projectFilter ? `/api/tasks?project_id=${encodeURIComponent(projectFilter)}` : "/api/tasks"),
     storagesById(),
   ]);
+  tasksById = new Map(tasks.map((task) => [task.id, task]));
   const states = new Map(await Promise.all(tasks.map(async (task) => [task.id, await listStorageState(task)])));
   const byProject = (projectId) => tasks.filter((task) => task.project_id === projectId).map((task) => states.get(task.id));
   const shownProjects = projectFilter ? projects.filter((project) => String(project.id) === projectFilter) : projects;
-  fill($("#projects-table"), shownProjects.map((project) => projectRow(project, byProject(project.id), storages)), "No projects yet.");
-  fill($("#tasks-table"), tasks.map((task) => taskRow(task, states.get(task.id), storages)),
+  fill($("#projects-table"), shownProjects, (project) => projectRow(project, byProject(project.id), storages), "No projects yet.");
+  fill($("#tasks-table"), tasks, (task) => taskRow(task, states.get(task.id), storages),
     "No tasks yet. Create them with the API or the SDK, or restore a backup.");
   $("#all-tasks").hidden = !projectFilter;
   const unlinked = tasks.filter((task) => states.get(task.id).kind === "unlinked").length;

@@ -1,6 +1,8 @@
 // Every background request of the user, its state and progress; refreshed while any runs.
 import { listAll } from "../api.js";
-import { $, done, formatDate, h, requireUser, showError } from "../ui.js";
+import { $, done, emptyRow, formatDate, h, ownerColumn, requireUser, showError } from "../ui.js";
+
+let user;
 
 const ACTIVE = new Set(["queued", "started"]);
 const REFRESH_MS = 1000;
@@ -10,15 +12,33 @@ const OPERATION = {
   "create:task": "Task data",
 };
 
+// Names of the tasks and projects the requests are about (ids only when they are gone).
+const names = { task: new Map(), project: new Map() };
+
+async function loadNames(requests) {
+  const ids = (target) => requests.map((r) => (r.operation.type === "import:backup" ? (r.operation.target === target ? r.result_id : null)
+    : target === "task" ? r.operation.task_id : r.operation.project_id)).filter((id) => id !== null && id !== undefined);
+  for (const target of ["task", "project"]) {
+    if (ids(target).every((id) => names[target].has(id))) continue;
+    const objects = await listAll(`/api/${target}s`);
+    names[target] = new Map(objects.map((obj) => [obj.id, obj.name]));
+  }
+}
+
+function objectLink(target, id, prefix = "") {
+  const href = target === "task" ? `/tasks/${id}` : `/?project=${id}`;
+  const name = names[target].get(id);
+  return h("a", { href }, name === undefined ? `${prefix}${target} ${id}` : `${prefix}${target} “${name}”`);
+}
+
 function objectCell(request) {
   const op = request.operation;
   if (op.type === "import:backup") {
     if (request.result_id === null) return op.target;
-    const href = op.target === "task" ? `/tasks/${request.result_id}` : `/?project=${request.result_id}`;
-    return h("a", { href }, `new ${op.target} #${request.result_id}`);
+    return objectLink(op.target, request.result_id, "new ");
   }
-  if (op.target === "task" && op.task_id !== null) return h("a", { href: `/tasks/${op.task_id}` }, `task #${op.task_id}`);
-  if (op.project_id !== null) return h("a", { href: `/?project=${op.project_id}` }, `project #${op.project_id}`);
+  if (op.target === "task" && op.task_id !== null) return objectLink("task", op.task_id);
+  if (op.project_id !== null) return objectLink("project", op.project_id);
   return op.target;
 }
 
@@ -42,15 +62,18 @@ function requestRow(request) {
 
 async function refresh() {
   const requests = await listAll("/api/requests");
-  const rows = requests.map(requestRow);
-  $("#requests-table tbody").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "6", class: "muted" }, "No requests yet."))]));
+  await loadNames(requests);
+  const table = $("#requests-table");
+  const withOwner = ownerColumn(table, user, 2);
+  const rows = requests.map((request) => (withOwner ? withOwner(requestRow(request), request.owner) : requestRow(request)));
+  $("tbody", table).replaceChildren(...(rows.length ? rows : [emptyRow(table, "No requests yet.")]));
   const running = requests.some((request) => ACTIVE.has(request.status));
   $("#live-state").textContent = running ? "Updating…" : "";
   if (running) setTimeout(() => refresh().catch((err) => showError($("#load-error"), err)), REFRESH_MS);
 }
 
 async function main() {
-  await requireUser();
+  user = await requireUser();
   await refresh();
 }
 

@@ -223,9 +223,22 @@ async function main() {
 
 main()
   .catch((err) => {
-    showError($("#load-error"), err.status === 404 ? "This task does not exist, or you cannot see it." : err);
+    if (err.status === 404) {
+      // Nothing to show but the reason: no details, no frames still "Loading…".
+      showError($("#load-error"), "This task does not exist, or you cannot see it.");
+      $("#load-error").append(" ", h("a", { href: "/" }, "Back to projects and tasks"));
+      $("#task-title").textContent = "Task not found";
+      $("#crumb-name").textContent = "Not found";
+      document.title = "Task not found · cvat_lite";
+      for (const section of document.querySelectorAll("main section")) section.hidden = true;
+      $("#export-button").hidden = true;
+      return;
+    }
+    showError($("#load-error"), err);
     $("#task-title").textContent = "Task";
     $("#cloud-storage-control").replaceChildren("—");
     $("#cloud-storage-field").setAttribute("aria-busy", "false");
+    $("#frame-message").textContent = "Frames cannot be shown.";
+    $("#viewer").setAttribute("aria-busy", "false");
   })
   .finally(done);
