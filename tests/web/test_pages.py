@@ -94,7 +94,7 @@ def test_a_browser_gets_a_not_found_page(client, path):
     assert response["Content-Type"] == "text/html; charset=utf-8"
     assert "default-src 'self'" in response["Content-Security-Policy"]
     html = response.content.decode()
-    assert "Page not found" in html and f"<code id=\"missing-path\">{path}</code>" in html
+    assert "Page not found" in html and f'<code id="missing-path">{path}</code>' in html
     assert '<nav aria-label="Main">' in html
 
 
