@@ -9,6 +9,7 @@ from cvat_lite.api import (
     cloudstorages,
     jobs,
     labels,
+    password,
     project_relink,
     projects,
     requests,
@@ -20,6 +21,7 @@ from cvat_lite.api import (
 urlpatterns = [
     *server.urlpatterns,
     *auth.urlpatterns,
+    *password.urlpatterns,
     *cloudstorages.urlpatterns,
     *projects.urlpatterns,
     *project_relink.urlpatterns,

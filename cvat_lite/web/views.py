@@ -37,6 +37,7 @@ PAGES = {
     "cloudstorages": "Cloud storages",
     "requests": "Requests",
     "restore": "Restore a backup",
+    "account": "Your account",
     "not_found": "Page not found",
 }
 

@@ -66,3 +66,33 @@ def test_owner_column_for_superusers_only(
         expect(other.locator("th.owner-col")).to_have_text("Owner")
         expect(other.locator(selector).first.locator(".owner-cell")).to_have_text(web.username)
     screenshot(other, "owner-column")
+
+
+def test_password_change_page(page: Page, web: ApiSession):
+    page.get_by_role("link", name=web.username).click()
+    expect(page).to_have_url(web.url("/account"))
+    ready(page)
+    form = page.locator("#password-form")
+    form.get_by_label("Current password").fill("not my password")
+    form.get_by_label("New password", exact=True).fill("brand-new-passphrase-7")
+    form.get_by_label("New password again").fill("brand-new-passphrase-7")
+    form.get_by_role("button", name="Change password").click()
+    expect(page.locator("#password-error")).to_contain_text("Current password:")
+
+    form.get_by_label("Current password").fill(PASSWORD)
+    form.get_by_label("New password", exact=True).fill("12345678901")
+    form.get_by_label("New password again").fill("12345678901")
+    form.get_by_role("button", name="Change password").click()
+    expect(page.locator("#password-error")).to_contain_text("New password: ")
+
+    form.get_by_label("New password", exact=True).fill("brand-new-passphrase-7")
+    form.get_by_label("New password again").fill("brand-new-passphrase-7")
+    form.get_by_role("button", name="Change password").click()
+    expect(page.locator("#password-done")).to_be_visible()
+    expect(page.locator("#password-error")).to_be_hidden()
+    screenshot(page, "password-changed")
+    # This browser stays signed in; the new password logs in elsewhere.
+    page.goto(web.url("/"))
+    ready(page)
+    expect(page.locator("#whoami")).to_have_text(web.username)
+    ApiSession(web.base_url, web.username, "brand-new-passphrase-7").http.close()

@@ -81,6 +81,11 @@ def _register(world: World, role: str) -> dict:
     }
 
 
+def _password_change(world: World, role: str) -> dict:
+    # The same password again: the world's users keep logging in with PASSWORD.
+    return {"old_password": PASSWORD, "new_password1": PASSWORD, "new_password2": PASSWORD}
+
+
 def _new_storage(world: World, role: str) -> dict:
     attributes = f"endpoint_url={quote(world.s3_endpoint, safe='')}&region=us-east-1"
     return {
@@ -173,6 +178,7 @@ CASES: list[Case] = [
     _open("/api/auth/login", "post", 200, body=_login),
     _open("/api/auth/logout", "post", 200),
     _open("/api/auth/register", "post", 201, body=_register),
+    _own("/api/auth/password/change", "post", 200, body=_password_change),
     _own("/api/auth/access_tokens", "get", 200),
     _own("/api/auth/access_tokens", "post", 201, body={"name": "new token"}),
     _own("/api/auth/access_tokens/self", "get", 200, bearer=True),

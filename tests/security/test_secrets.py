@@ -261,7 +261,7 @@ def exercise(api, drain, flavour: Flavour) -> None:
     upload = SimpleUploadedFile("light.zip", archives["?lightweight=true"])
     request = _run(api, drain, "/api/tasks/backup", "import", data={"task_file": upload})
     assert request["status"] == "finished", request["message"]
-    assert "linked to cloud storage" in request["message"]
+    assert "connected to the cloud storage" in request["message"]
     restored = f"/api/tasks/{request['result_id']}/data/meta"
 
     # relink: success, then a storage that lacks the media

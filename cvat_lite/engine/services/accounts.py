@@ -130,6 +130,30 @@ def user_register(
     return candidate, auth_token_issue(user=candidate)
 
 
+WRONG_PASSWORD = "Your old password was entered incorrectly. Please enter it again."
+
+
+def password_change(
+    *, user: User, old_password: str, new_password1: str, new_password2: str
+) -> None:
+    """Set ``user``'s password after checking the current one, as CVAT's
+    ``POST /api/auth/password/change`` does. The caller keeps its session (see the view); the
+    user's other sessions end (Django ties a session to the password hash); API tokens stay,
+    as in CVAT. ``first-login.txt`` of ``cvat-lite serve`` stops being printed (serve checks)."""
+    if not user.check_password(old_password):
+        raise _field_error("old_password", WRONG_PASSWORD, code="wrong_password")
+    if new_password1 != new_password2:
+        raise _field_error("new_password2", PASSWORD_MISMATCH, code="password_mismatch")
+    try:
+        validate_password(new_password1, user=user)
+    except DjangoValidationError as exc:
+        raise errors.BadRequest(
+            WEAK_PASSWORD, code="weak_password", extra={"fields": {"new_password1": exc.messages}}
+        ) from None
+    user.set_password(new_password1)
+    user.save(update_fields=["password"])
+
+
 def _field_error(field: str, message: str, *, code: str) -> errors.BadRequest:
     return errors.BadRequest(message, code=code, extra={"fields": {field: [message]}})
 

@@ -80,7 +80,15 @@ class Command(BaseCommand):
             password_file.chmod(0o600)
         if password_file.exists():
             name, password = password_file.read_text().split()
-            return f"Login: {name} / {password}  (stored in {password_file})"
+            user = users.filter(username=name).first()
+            if user is not None and user.check_password(password):
+                return f"Login: {name} / {password}  (stored in {password_file})"
+            # The first password was changed (or the user removed): never print a stale one.
+            password_file.unlink()
+            return (
+                f"The generated password of '{name}' was changed and {password_file} removed. "
+                f"Log in with your account (cvat-lite changepassword {name} resets it)."
+            )
         return "Log in with an existing account (cvat-lite createsuperuser makes one)."
 
     def _web(self, env: dict, host: str, port: int, web_workers: int) -> subprocess.Popen:
