@@ -163,9 +163,19 @@ CACHES = {
     },
 }
 
+# Django's full set (similarity to the username, names and e-mail; at least
+# PASSWORD_MIN_LENGTH characters; not one of 20,000 common passwords; not all digits) and one of
+# ours: the password must not contain the username or e-mail (docs/security.md).
+PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 8)
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "cvat_lite.engine.password_validation.UserAttributeContainmentValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"

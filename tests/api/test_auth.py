@@ -248,6 +248,38 @@ def test_register_refusals_create_nothing(user, change, code):
     assert "sessionid" not in response.cookies
 
 
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("newcomernewcomer", "The password must not contain your username."),
+        ("NewComer-2024!", "The password must not contain your username."),
+        ("newcomer@example.com", "The password is too similar to the email address."),
+        ("84729361052", "This password is entirely numeric."),
+        ("Password123", "This password is too common."),
+    ],
+)
+def test_register_refuses_weak_passwords_naming_the_reason(db, password, message):
+    body = {**_REGISTRATION, "password1": password, "password2": password}
+
+    response = APIClient().post("/api/auth/register", body, format="json")
+
+    _assert_error(response, 400, "weak_password", accounts.WEAK_PASSWORD)
+    assert message in response.json()["extra"]["fields"]["password1"]
+    assert not User.objects.exists()
+
+
+def test_password_min_length_is_a_setting(db, settings):
+    settings.AUTH_PASSWORD_VALIDATORS = [
+        {
+            "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+            "OPTIONS": {"min_length": 20},
+        }
+    ]
+    response = APIClient().post("/api/auth/register", _REGISTRATION, format="json")
+    _assert_error(response, 400, "weak_password")
+    assert not User.objects.exists()
+
+
 def test_register_mismatch_names_the_field(db):
     body = {**_REGISTRATION, "password2": "another-Passw0rd"}
     response = APIClient().post("/api/auth/register", body, format="json")
