@@ -193,6 +193,23 @@ MEDIA_ROOT = DATA_DIR / "media"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
+# The production profile behind TLS (docs/security.md): CVAT_LITE_HTTPS=1 makes cookies Secure,
+# sends HSTS and redirects plain HTTP to HTTPS; `cvat-lite check --deploy` then reports nothing.
+# The TLS proxy in front must set CVAT_LITE_HTTPS_PROXY_HEADER (X-Forwarded-Proto: https on
+# HTTPS requests, and overwrite any value a client sent); empty when nothing terminates TLS in
+# front of the server.
+HTTPS = _env_bool("HTTPS", False)
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = _env_int("HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _env_bool("HSTS_PRELOAD", True)
+    _proxy_header = _env("HTTPS_PROXY_HEADER", "X-Forwarded-Proto").strip()
+    if _proxy_header:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
