@@ -106,9 +106,17 @@ MIDDLEWARE = [
 ROOT_URLCONF = "cvat_lite.urls"
 WSGI_APPLICATION = "cvat_lite.wsgi.application"
 APPEND_SLASH = False
-# The SDK sends up to 100 MiB of small files in one Upload-Multiple request; MAX_UPLOAD_SIZE
-# bounds uploads instead of Django's per-request file count.
-DATA_UPLOAD_MAX_NUMBER_FILES = None
+# Files in one multipart request (cvat_lite/api/upload_handlers.py, docs/security.md): any
+# endpoint takes MAX_REQUEST_FILES (Django's default); task data, where the SDK sends up to
+# 100 MiB of small images at once, MAX_TASK_UPLOAD_FILES. Django's own check is the ceiling.
+MAX_REQUEST_FILES = _env_int("MAX_REQUEST_FILES", 100)
+MAX_TASK_UPLOAD_FILES = _env_int("MAX_TASK_UPLOAD_FILES", 20_000)
+DATA_UPLOAD_MAX_NUMBER_FILES = max(MAX_REQUEST_FILES, MAX_TASK_UPLOAD_FILES)
+FILE_UPLOAD_HANDLERS = [
+    "cvat_lite.api.upload_handlers.FileCountLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 TEMPLATES = [
     {
