@@ -57,6 +57,11 @@ CLOUD_ENDPOINT_ALLOWLIST = _env_list(
     "CLOUD_ENDPOINT_ALLOWLIST", "127.0.0.1:*,localhost:*,[::1]:*" if EMBEDDED else ""
 )
 REGISTRATION_ENABLED = _env_bool("REGISTRATION_ENABLED", True)
+# Failed logins (API and admin) allowed per account and per client address within
+# LOGIN_FAILURE_WINDOW seconds of the first; then 429 with Retry-After (docs/security.md).
+LOGIN_FAILURES_PER_ACCOUNT = _env_int("LOGIN_FAILURES_PER_ACCOUNT", 10)
+LOGIN_FAILURES_PER_ADDRESS = _env_int("LOGIN_FAILURES_PER_ADDRESS", 50)
+LOGIN_FAILURE_WINDOW = _env_int("LOGIN_FAILURE_WINDOW", 15 * 60)
 # Personal access tokens a user may hold at once (CVAT's default); -1 lifts the limit.
 MAX_ACCESS_TOKENS_PER_USER = _env_int("MAX_ACCESS_TOKENS_PER_USER", 50)
 
@@ -239,6 +244,10 @@ REST_FRAMEWORK = {
         "cvat_lite.api.parsers.MultiPartParser",
     ],
     "DEFAULT_VERSIONING_CLASS": None,
+    # Proxies in front of the server that append to X-Forwarded-For: the client address login
+    # throttling counts by. 0: the connection's own address (anything a client sends in
+    # X-Forwarded-For is ignored); the HTTPS profile assumes one proxy.
+    "NUM_PROXIES": _env_int("NUM_PROXIES", 1 if HTTPS else 0),
 }
 
 SPECTACULAR_SETTINGS = {

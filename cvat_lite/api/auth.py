@@ -37,6 +37,7 @@ from cvat_lite import errors
 from cvat_lite.api.authentication import AccessTokenAuthentication
 from cvat_lite.api.parsers import JSONParser
 from cvat_lite.api.schema import error_responses
+from cvat_lite.api.throttling import LoginThrottle, login_attempt_release
 from cvat_lite.engine.models import AccessToken
 from cvat_lite.engine.services import accounts
 
@@ -178,19 +179,21 @@ class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = _CREDENTIAL_PERMISSIONS
     parser_classes = [JSONParser]
+    throttle_classes = [LoginThrottle]
 
     @extend_schema(
         tags=["auth"],
         operation_id="auth_create_login",
         summary="Log in: returns an API token and starts a session",
         request=LoginSerializerEx,
-        responses={200: TokenSerializer, **error_responses(400, 403, 415)},
+        responses={200: TokenSerializer, **error_responses(400, 403, 415, 429)},
     )
     def post(self, request: Request) -> Response:
         data = _valid(LoginSerializerEx, request)
         user, key = accounts.user_login(
             username=data.get("username"), email=data.get("email"), password=data["password"]
         )
+        login_attempt_release(request.login_attempt)  # type: ignore[attr-defined]
         django_login(request._request, user)
         return Response(TokenSerializer({"key": key}).data)
 
