@@ -57,6 +57,11 @@ CLOUD_ENDPOINT_ALLOWLIST = _env_list(
     "CLOUD_ENDPOINT_ALLOWLIST", "127.0.0.1:*,localhost:*,[::1]:*" if EMBEDDED else ""
 )
 REGISTRATION_ENABLED = _env_bool("REGISTRATION_ENABLED", True)
+# Failed logins (API and admin) allowed per account and per client address within
+# LOGIN_FAILURE_WINDOW seconds of the first; then 429 with Retry-After (docs/security.md).
+LOGIN_FAILURES_PER_ACCOUNT = _env_int("LOGIN_FAILURES_PER_ACCOUNT", 10)
+LOGIN_FAILURES_PER_ADDRESS = _env_int("LOGIN_FAILURES_PER_ADDRESS", 50)
+LOGIN_FAILURE_WINDOW = _env_int("LOGIN_FAILURE_WINDOW", 15 * 60)
 # Personal access tokens a user may hold at once (CVAT's default); -1 lifts the limit.
 MAX_ACCESS_TOKENS_PER_USER = _env_int("MAX_ACCESS_TOKENS_PER_USER", 50)
 
@@ -107,9 +112,17 @@ MIDDLEWARE = [
 ROOT_URLCONF = "cvat_lite.urls"
 WSGI_APPLICATION = "cvat_lite.wsgi.application"
 APPEND_SLASH = False
-# The SDK sends up to 100 MiB of small files in one Upload-Multiple request; MAX_UPLOAD_SIZE
-# bounds uploads instead of Django's per-request file count.
-DATA_UPLOAD_MAX_NUMBER_FILES = None
+# Files in one multipart request (cvat_lite/api/upload_handlers.py, docs/security.md): any
+# endpoint takes MAX_REQUEST_FILES (Django's default); task data, where the SDK sends up to
+# 100 MiB of small images at once, MAX_TASK_UPLOAD_FILES. Django's own check is the ceiling.
+MAX_REQUEST_FILES = _env_int("MAX_REQUEST_FILES", 100)
+MAX_TASK_UPLOAD_FILES = _env_int("MAX_TASK_UPLOAD_FILES", 20_000)
+DATA_UPLOAD_MAX_NUMBER_FILES = max(MAX_REQUEST_FILES, MAX_TASK_UPLOAD_FILES)
+FILE_UPLOAD_HANDLERS = [
+    "cvat_lite.api.upload_handlers.FileCountLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 TEMPLATES = [
     {
@@ -164,9 +177,19 @@ CACHES = {
     },
 }
 
+# Django's full set (similarity to the username, names and e-mail; at least
+# PASSWORD_MIN_LENGTH characters; not one of 20,000 common passwords; not all digits) and one of
+# ours: the password must not contain the username or e-mail (docs/security.md).
+PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 8)
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "cvat_lite.engine.password_validation.UserAttributeContainmentValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -183,6 +206,23 @@ MEDIA_ROOT = DATA_DIR / "media"
 
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+
+# The production profile behind TLS (docs/security.md): CVAT_LITE_HTTPS=1 makes cookies Secure,
+# sends HSTS and redirects plain HTTP to HTTPS; `cvat-lite check --deploy` then reports nothing.
+# The TLS proxy in front must set CVAT_LITE_HTTPS_PROXY_HEADER (X-Forwarded-Proto: https on
+# HTTPS requests, and overwrite any value a client sent); empty when nothing terminates TLS in
+# front of the server.
+HTTPS = _env_bool("HTTPS", False)
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = _env_int("HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _env_bool("HSTS_PRELOAD", True)
+    _proxy_header = _env("HTTPS_PROXY_HEADER", "X-Forwarded-Proto").strip()
+    if _proxy_header:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -205,6 +245,10 @@ REST_FRAMEWORK = {
         "cvat_lite.api.parsers.MultiPartParser",
     ],
     "DEFAULT_VERSIONING_CLASS": None,
+    # Proxies in front of the server that append to X-Forwarded-For: the client address login
+    # throttling counts by. 0: the connection's own address (anything a client sends in
+    # X-Forwarded-For is ignored); the HTTPS profile assumes one proxy.
+    "NUM_PROXIES": _env_int("NUM_PROXIES", 1 if HTTPS else 0),
 }
 
 SPECTACULAR_SETTINGS = {

@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from cvat_lite.api.admin_login import admin_login
 from cvat_lite.api.docs import RedocDocsView, SwaggerDocsView
 
 urlpatterns = [
+    path("admin/login/", admin_login),  # the admin's login, throttled like the API's
     path("admin/", admin.site.urls),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/schema/", SpectacularAPIView.as_view()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -87,3 +88,96 @@ def test_serve_starts_everything_and_stops_on_ctrl_c(tmp_path):
         ["pgrep", "-s", str(process.pid)], capture_output=True, text=True
     ).stdout.split()
     assert survivors == []
+
+
+def _start_serve(tmp_path, port: int, *extra: str) -> tuple[subprocess.Popen, list[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CVAT_LITE_")}
+    env["CVAT_LITE_DATA_DIR"] = str(tmp_path / "data")
+    script = Path(sys.executable).parent / "cvat-lite"
+    process = subprocess.Popen(
+        [str(script), "serve", "--port", str(port), "--workers", "1", *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    _read_until(process, output, "Press Ctrl-C")
+    return process, output
+
+
+def _read_until(process: subprocess.Popen, output: list[str], text: str) -> None:
+    while not any(text in line for line in output):
+        line = process.stdout.readline()
+        assert line, "serve exited early:\n" + "".join(output)
+        output.append(line)
+
+
+def _worker_pids(serve_pid: int) -> list[int]:
+    found = subprocess.run(
+        ["pgrep", "-P", str(serve_pid), "-f", "rqworker"], capture_output=True, text=True
+    )
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def _stop_serve(process: subprocess.Popen) -> str:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGINT)
+    try:
+        rest, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    return rest
+
+
+def test_a_killed_worker_is_restarted_and_the_web_stays_up(tmp_path):
+    port = _free_port()
+    # One web process: a stalled connection must not take it (threaded workers).
+    process, output = _start_serve(tmp_path, port, "--web-workers", "1")
+    stalled = socket.socket()
+    try:
+        assert _wait_for(f"http://127.0.0.1:{port}/api/server/about").status_code == 200
+        stalled.connect(("127.0.0.1", port))
+        # A client that sends half a request body and stops (a slow upload).
+        stalled.sendall(
+            b"POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+        )
+        assert requests.get(f"http://127.0.0.1:{port}/api/server/about", timeout=30).ok
+
+        [worker] = _worker_pids(process.pid)
+        os.kill(worker, signal.SIGKILL)
+        _read_until(process, output, "Worker 1 started again")
+        text = "".join(output)
+        assert f"Worker 1 (pid {worker}) exited (-9); restarting in 1 s (restart 1 of 5)." in text
+        assert process.poll() is None
+        [restarted] = _worker_pids(process.pid)
+        assert restarted != worker
+        assert requests.get(f"http://127.0.0.1:{port}/api/server/about", timeout=30).ok
+    finally:
+        stalled.close()
+        rest = _stop_serve(process)
+    assert process.returncode == 0, rest
+
+
+def test_a_worker_that_keeps_exiting_stops_the_service(tmp_path):
+    port = _free_port()
+    process, output = _start_serve(tmp_path, port, "--worker-restarts", "1")
+    try:
+        [worker] = _worker_pids(process.pid)
+        os.kill(worker, signal.SIGKILL)
+        _read_until(process, output, "Worker 1 started again")
+        [worker] = _worker_pids(process.pid)
+        os.kill(worker, signal.SIGKILL)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            _stop_serve(process)
+    text = "".join(output) + rest
+    assert "after 1 restarts within 600 s; stopping." in text
+    assert process.returncode == 1
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0, "web server still running"
+    assert subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True).stdout == b""

@@ -5,13 +5,19 @@
 - ``/api/auth/access_tokens[/{id}|/self]``: personal access tokens (``Authorization: Bearer``).
 - ``GET /api/users/self``: the current user.
 
-Login and registration ignore any credentials sent with them (no CSRF check, a stale token
-cannot block a fresh login). A client authenticated by a personal access token may read tokens
-but not create, change or revoke them (as in CVAT).
+Login and registration ignore any credentials sent with them (a stale token cannot block a
+fresh login). They take JSON only and refuse requests a browser marks as coming from another
+site (``SameOriginOnly``): an HTML form on another site can post urlencoded, multipart or
+text/plain bodies to them without a CSRF token, and would log the victim's browser in as the
+attacker (login CSRF). CVAT also accepts forms there; its SDK and CLI send JSON.
+
+A client authenticated by a personal access token may read tokens but not create, change or
+revoke them (as in CVAT).
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -29,7 +35,9 @@ from rest_framework.views import APIView
 
 from cvat_lite import errors
 from cvat_lite.api.authentication import AccessTokenAuthentication
+from cvat_lite.api.parsers import JSONParser
 from cvat_lite.api.schema import error_responses
+from cvat_lite.api.throttling import LoginThrottle, login_attempt_release
 from cvat_lite.engine.models import AccessToken
 from cvat_lite.engine.services import accounts
 
@@ -38,6 +46,7 @@ TOKEN_MANAGEMENT_FORBIDDEN = (
     "authenticated with a personal access token."
 )
 LOGGED_OUT = "Successfully logged out."
+CROSS_SITE_REFUSED = "Requests from another site cannot log in or register."
 
 # --- serializers -------------------------------------------------------------------------------
 
@@ -140,27 +149,51 @@ class NotWithAccessToken(permissions.BasePermission):
         return True
 
 
+class SameOriginOnly(permissions.BasePermission):
+    """Refuse what a browser says comes from another site: ``Sec-Fetch-Site`` other than
+    ``same-origin`` or ``none`` (typed in, a bookmark), or an ``Origin`` that is not this
+    server's. Clients that are not browsers (the SDK, the CLI, curl) send neither header."""
+
+    def has_permission(self, request, view) -> bool:
+        fetch_site = request.headers.get("Sec-Fetch-Site")
+        origin = request.headers.get("Origin")
+        own_origin = f"{request.scheme}://{request.get_host()}"
+        if (fetch_site is not None and fetch_site not in {"same-origin", "none"}) or (
+            origin is not None and origin != own_origin and origin not in _trusted_origins()
+        ):
+            raise errors.PermissionDenied(CROSS_SITE_REFUSED, code="cross_site_refused")
+        return True
+
+
+def _trusted_origins() -> set[str]:
+    return set(settings.CSRF_TRUSTED_ORIGINS)
+
+
 _TOKEN_PERMISSIONS = [permissions.IsAuthenticated, NotWithAccessToken]
+_CREDENTIAL_PERMISSIONS = [permissions.AllowAny, SameOriginOnly]
 
 # --- views -------------------------------------------------------------------------------------
 
 
 class LoginView(APIView):
     authentication_classes: list = []
-    permission_classes = [permissions.AllowAny]
+    permission_classes = _CREDENTIAL_PERMISSIONS
+    parser_classes = [JSONParser]
+    throttle_classes = [LoginThrottle]
 
     @extend_schema(
         tags=["auth"],
         operation_id="auth_create_login",
         summary="Log in: returns an API token and starts a session",
         request=LoginSerializerEx,
-        responses={200: TokenSerializer, **error_responses(400)},
+        responses={200: TokenSerializer, **error_responses(400, 403, 415, 429)},
     )
     def post(self, request: Request) -> Response:
         data = _valid(LoginSerializerEx, request)
         user, key = accounts.user_login(
             username=data.get("username"), email=data.get("email"), password=data["password"]
         )
+        login_attempt_release(request.login_attempt)  # type: ignore[attr-defined]
         django_login(request._request, user)
         return Response(TokenSerializer({"key": key}).data)
 
@@ -185,14 +218,15 @@ class LogoutView(APIView):
 
 class RegisterView(APIView):
     authentication_classes: list = []
-    permission_classes = [permissions.AllowAny]
+    permission_classes = _CREDENTIAL_PERMISSIONS
+    parser_classes = [JSONParser]
 
     @extend_schema(
         tags=["auth"],
         operation_id="auth_create_register",
         summary="Create a user account (when registration is enabled)",
         request=RegisterSerializerEx,
-        responses={201: RegisterSerializerEx, **error_responses(400, 403)},
+        responses={201: RegisterSerializerEx, **error_responses(400, 403, 415)},
     )
     def post(self, request: Request) -> Response:
         accounts.registration_ensure_enabled()

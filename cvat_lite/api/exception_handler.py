@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import SuspiciousOperation, TooManyFilesSent
 from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -21,6 +22,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from cvat_lite import errors
+from cvat_lite.api.upload_handlers import MSG_TOO_MANY_FILES
 
 logger = logging.getLogger("cvat_lite.api")
 
@@ -88,6 +90,9 @@ def handle_exception(exc: Exception, context: dict) -> Response | None:
         status, body = 404, error_body("not_found", errors.NotFound.default_message)
     elif isinstance(exc, DjangoPermissionDenied):
         status, body = 403, error_body("permission_denied", errors.PermissionDenied.default_message)
+    elif isinstance(exc, TooManyFilesSent):
+        limit = getattr(exc, "limit", settings.DATA_UPLOAD_MAX_NUMBER_FILES)
+        status, body = 400, error_body("too_many_files", MSG_TOO_MANY_FILES.format(limit=limit))
     elif isinstance(exc, SuspiciousOperation):
         status, body = 400, error_body("bad_request", "The request was refused as malformed.")
     elif isinstance(exc, DataError):

@@ -21,6 +21,7 @@ _DESCRIPTIONS = {
     410: "Removed endpoint",
     413: "Too large",
     415: "Unsupported media type",
+    429: "Too many attempts: wait the seconds in Retry-After",
     503: "A backing service (Redis, the database) is unavailable",
 }
 

@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 from cvat_lite import errors
 from cvat_lite.api.parsers import FormParser, JSONParser, MultiPartParser
 from cvat_lite.api.schema import RqIdSerializer, error_responses
+from cvat_lite.api.upload_handlers import task_data_upload_handlers
 from cvat_lite.engine.models import Job, SortingMethod, Task
 from cvat_lite.engine.selectors import get_visible
 from cvat_lite.engine.services import data as data_services
@@ -283,6 +284,11 @@ class TaskDataView(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     content_negotiation_class = _AnyAccept
+
+    def initialize_request(self, request, *args, **kwargs):
+        # Before anything reads the body: this endpoint's own file limit, no descriptor per file.
+        request.upload_handlers = task_data_upload_handlers(request)
+        return super().initialize_request(request, *args, **kwargs)
 
     @extend_schema(
         tags=["tasks"],

@@ -15,6 +15,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 from django.views.static import serve
@@ -46,11 +47,32 @@ PAGES = {
 @ensure_csrf_cookie
 def page(request: HttpRequest, name: str, **ids: str) -> HttpResponse:
     """Render the shell of page ``name``; ``ids`` (e.g. ``task_id``) go to its script."""
-    context = {"page": name, "title": PAGES[name], "ids": ids}
+    context: dict[str, object] = {"page": name, "title": PAGES[name], "ids": ids}
+    if name == "login":
+        context["next"] = login_next(request)
     response = render(request, f"web/{name}.html", context)
     response["Cache-Control"] = "no-store"
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
+
+
+def login_next(request: HttpRequest) -> str:
+    """Where the login page sends the browser after a login: ``?next=`` when it stays on this
+    site, else ``/``.
+
+    Decided here, with Django's ``url_has_allowed_host_and_scheme`` on the decoded value, not in
+    the page's script: browsers drop tabs and newlines inside URLs, strip leading blanks and read
+    a backslash as a slash, so ``/%5Cevil.example`` and ``/%09/evil.example`` look like paths to a
+    ``startsWith("/")`` test and lead off-site. A value with blanks or control characters around
+    or in it is refused outright, so the value checked is the value the browser follows.
+    """
+    value = request.GET.get("next", "")
+    if not value or value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "/"
+    allowed = url_has_allowed_host_and_scheme(
+        value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return value if allowed else "/"
 
 
 @require_safe

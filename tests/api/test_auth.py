@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import timedelta
 
 import pytest
@@ -184,9 +185,9 @@ def test_users_self_describes_the_user(api, user, admin_api):
     assert admin_api.get("/api/users/self").json()["groups"] == ["admin"]
 
 
-# --- registration ------------------------------------------------------------------------------
+# --- cross-site requests (login CSRF) ----------------------------------------------------------
 
-_REGISTRATION = {
+_REGISTRATION_FIELDS = {
     "username": "newcomer",
     "email": "newcomer@example.com",
     "password1": PASSWORD,
@@ -194,6 +195,100 @@ _REGISTRATION = {
     "first_name": "New",
     "last_name": "Comer",
 }
+
+_FORM_POSTS = [
+    # What an HTML form on another site can send without a CORS preflight.
+    ({"format": "multipart"}, None),
+    ({"content_type": "application/x-www-form-urlencoded"}, "urlencoded"),
+    ({"content_type": "text/plain"}, "json-text"),
+]
+
+
+def _form_body(kind: str | None, data: dict) -> dict | str:
+    if kind == "urlencoded":
+        return "&".join(f"{k}={v}" for k, v in data.items())
+    if kind == "json-text":  # <form enctype="text/plain"> can spell a JSON document
+        return json.dumps(data)
+    return data
+
+
+@pytest.mark.parametrize(("kwargs", "kind"), _FORM_POSTS)
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/api/auth/login", {"username": "alice", "password": PASSWORD}),
+        ("/api/auth/register", dict(_REGISTRATION_FIELDS)),
+    ],
+)
+def test_login_and_register_refuse_form_posts(user, path, data, kwargs, kind):
+    users_before = User.objects.count()
+
+    response = APIClient().post(path, _form_body(kind, data), **kwargs)
+
+    _assert_error(response, 415, "unsupported_media_type")
+    assert "sessionid" not in response.cookies
+    assert User.objects.count() == users_before
+    assert not Token.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"HTTP_SEC_FETCH_SITE": "cross-site"},
+        {"HTTP_SEC_FETCH_SITE": "same-site"},
+        {"HTTP_ORIGIN": "http://evil.example"},
+        {"HTTP_ORIGIN": "null"},
+        {"HTTP_ORIGIN": "https://testserver"},  # another scheme is another origin
+        {"HTTP_SEC_FETCH_SITE": "same-origin", "HTTP_ORIGIN": "http://evil.example"},
+    ],
+)
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/api/auth/login", {"username": "alice", "password": PASSWORD}),
+        ("/api/auth/register", dict(_REGISTRATION_FIELDS)),
+    ],
+)
+def test_login_and_register_refuse_cross_site_browser_requests(user, path, data, headers):
+    users_before = User.objects.count()
+
+    response = APIClient().post(path, data, format="json", **headers)
+
+    _assert_error(response, 403, "cross_site_refused", auth_api.CROSS_SITE_REFUSED)
+    assert "sessionid" not in response.cookies
+    assert User.objects.count() == users_before
+    assert not Token.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # the SDK, the CLI, curl
+        {"HTTP_SEC_FETCH_SITE": "same-origin", "HTTP_ORIGIN": "http://testserver"},
+        {"HTTP_SEC_FETCH_SITE": "none"},
+    ],
+)
+def test_login_accepts_json_from_this_site_and_from_clients(user, headers):
+    response = APIClient().post(
+        "/api/auth/login", {"username": "alice", "password": PASSWORD}, format="json", **headers
+    )
+    assert response.status_code == 200, response.content
+
+
+def test_login_accepts_a_trusted_origin(user, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://cvat.example"]
+    response = APIClient().post(
+        "/api/auth/login",
+        {"username": "alice", "password": PASSWORD},
+        format="json",
+        HTTP_ORIGIN="https://cvat.example",
+    )
+    assert response.status_code == 200, response.content
+
+
+# --- registration ------------------------------------------------------------------------------
+
+_REGISTRATION = _REGISTRATION_FIELDS
 
 
 def test_register_creates_an_ordinary_user(db):
@@ -246,6 +341,38 @@ def test_register_refusals_create_nothing(user, change, code):
     assert User.objects.count() == users_before
     assert not Token.objects.exists()
     assert "sessionid" not in response.cookies
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("newcomernewcomer", "The password must not contain your username."),
+        ("NewComer-2024!", "The password must not contain your username."),
+        ("newcomer@example.com", "The password is too similar to the email address."),
+        ("84729361052", "This password is entirely numeric."),
+        ("Password123", "This password is too common."),
+    ],
+)
+def test_register_refuses_weak_passwords_naming_the_reason(db, password, message):
+    body = {**_REGISTRATION, "password1": password, "password2": password}
+
+    response = APIClient().post("/api/auth/register", body, format="json")
+
+    _assert_error(response, 400, "weak_password", accounts.WEAK_PASSWORD)
+    assert message in response.json()["extra"]["fields"]["password1"]
+    assert not User.objects.exists()
+
+
+def test_password_min_length_is_a_setting(db, settings):
+    settings.AUTH_PASSWORD_VALIDATORS = [
+        {
+            "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+            "OPTIONS": {"min_length": 20},
+        }
+    ]
+    response = APIClient().post("/api/auth/register", _REGISTRATION, format="json")
+    _assert_error(response, 400, "weak_password")
+    assert not User.objects.exists()
 
 
 def test_register_mismatch_names_the_field(db):

@@ -56,7 +56,9 @@ def _create_task(api):
 
 
 def _login(client, user):
-    return client.post("/api/auth/login", {"username": user.username, "password": PASSWORD})
+    return client.post(
+        "/api/auth/login", {"username": user.username, "password": PASSWORD}, format="json"
+    )
 
 
 def test_a_locked_database_is_a_503_then_recovers(api, anon_api, user):

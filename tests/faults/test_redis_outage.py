@@ -94,7 +94,9 @@ def test_the_api_answers_503_while_redis_is_down_and_recovers(
     assert api.get(f"/api/requests/{finished}").json()["status"] == "finished"
     assert api.get(finished_url).status_code == 200
     assert api.get(f"/api/tasks/{done.id}").status_code == 200
-    login = anon_api.post("/api/auth/login", {"username": user.username, "password": PASSWORD})
+    login = anon_api.post(
+        "/api/auth/login", {"username": user.username, "password": PASSWORD}, format="json"
+    )
     assert login.status_code == 200
     # Nothing was saved by the refused calls.
     assert_unchanged(before, cache=False)

@@ -3,6 +3,7 @@ do is tested in the browser (tests/e2e)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -104,3 +105,50 @@ def test_api_and_static_paths_stay_json_for_browsers(client, path):
     response = client.get(path, HTTP_ACCEPT="text/html")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def _login_next(client, query: str) -> str:
+    html = client.get(f"/login?{query}").content.decode()
+    match = re.search(r'<script id="login-next" type="application/json">(.*?)</script>', html)
+    assert match, html
+    return json.loads(match.group(1))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "next=/%5Cevil.example",  # "/\evil.example": browsers read "\" as "/"
+        "next=/%09/evil.example",  # browsers drop the tab: "//evil.example"
+        "next=/%0A/evil.example",
+        "next=/%0D/evil.example",
+        "next=%20//evil.example",  # browsers strip leading blanks
+        "next=%09//evil.example",
+        "next=//evil.example",
+        "next=///evil.example",
+        "next=%5C%5Cevil.example",
+        "next=/%5C/evil.example",
+        "next=%5C/evil.example",
+        "next=https://evil.example/",
+        "next=https:evil.example",
+        "next=http://testserver@evil.example/",
+        "next=javascript:alert(1)",
+        "next=data:text/html,x",
+        "next=//testserver%40evil.example",
+        "next=/%E2%80%AE//evil.example%09",
+    ],
+)
+def test_login_next_never_leaves_the_site(client, query):
+    assert _login_next(client, query) == "/"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", "/"),
+        ("next=/tasks/7", "/tasks/7"),
+        ("next=/requests%3Fpage%3D2", "/requests?page=2"),
+        ("next=http://testserver/restore", "http://testserver/restore"),
+    ],
+)
+def test_login_next_keeps_places_on_this_site(client, query, expected):
+    assert _login_next(client, query) == expected

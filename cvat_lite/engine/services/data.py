@@ -20,6 +20,7 @@ import os
 import posixpath
 import secrets
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -141,7 +142,7 @@ def _save_uploads(root: Path, files: Sequence[UploadedFile]) -> list[str]:
     names = [os.path.basename(f.name or "") for f in files]
     for name in names:
         validate_relative_path(name)
-    duplicates = {name for name in names if names.count(name) > 1}
+    duplicates = {name for name, count in Counter(names).items() if count > 1}
     if duplicates:
         raise errors.BadRequest(MSG_DUPLICATE_UPLOAD.format(name=shown(min(duplicates))))
     limit = settings.MAX_UPLOAD_SIZE

@@ -1,10 +1,10 @@
 import { api } from "../api.js";
 import { $, done, showError } from "../ui.js";
 
+// Where to go after the login: ?next= as the server checked it (cvat_lite/web/views.py
+// login_next): a place on this site, else "/". Never read from location.search here.
 function nextPath() {
-  const next = new URLSearchParams(location.search).get("next") || "/";
-  // Only paths of this site: never an absolute or protocol-relative URL.
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  return JSON.parse($("#login-next").textContent);
 }
 
 $("#login-form").addEventListener("submit", async (event) => {
