@@ -76,7 +76,7 @@ def test_serve_starts_everything_and_stops_on_ctrl_c(tmp_path):
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         try:
-            rest, _ = process.communicate(timeout=30)
+            rest, _ = process.communicate(timeout=90)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             raise
@@ -124,8 +124,8 @@ def _worker_pids(serve_pid: int) -> list[int]:
 def _stop_serve(process: subprocess.Popen) -> str:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGINT)
-    try:
-        rest, _ = process.communicate(timeout=30)
+    try:  # gunicorn's threads finish their requests first: allow a loaded machine its time
+        rest, _ = process.communicate(timeout=90)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         raise
@@ -181,3 +181,58 @@ def test_a_worker_that_keeps_exiting_stops_the_service(tmp_path):
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0, "web server still running"
     assert subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True).stdout == b""
+
+
+def _run_serve(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """serve expected to refuse to start: its whole output and status."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CVAT_LITE_")}
+    env["CVAT_LITE_DATA_DIR"] = str(tmp_path / "data")
+    script = Path(sys.executable).parent / "cvat-lite"
+    return subprocess.run(
+        [str(script), "serve", "--workers", "1", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_busy_port_is_a_clear_error_before_anything_runs(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _run_serve(tmp_path, "--port", str(port))
+    assert result.returncode == 1
+    assert f"Port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "running" not in result.stdout and "Login" not in result.stdout
+    assert "Embedded Redis" not in result.stdout  # nothing was started
+
+
+def test_every_address_then_a_second_serve_on_the_same_data(tmp_path):
+    port = _free_port()
+    process, output = _start_serve(tmp_path, port, "--host", "0.0.0.0")
+    try:
+        text = "".join(output)
+        hostname = socket.gethostname()
+        assert f"cvat_lite is running at http://127.0.0.1:{port}/" in text
+        assert f"also reachable at http://{hostname}:{port}/" in text
+        # A request naming the machine (not localhost) is served, not "Bad Request (400)".
+        about = requests.get(
+            f"http://127.0.0.1:{port}/api/server/about",
+            headers={"Host": f"{hostname}:{port}"},
+            timeout=30,
+        )
+        assert about.status_code == 200, about.text
+        for address in re.findall(rf"also reachable at http://([\d.]+):{port}/", text):
+            assert requests.get(f"http://{address}:{port}/api/server/about", timeout=30).ok
+        # Another instance on the same data directory (another port) is refused.
+        second = _run_serve(tmp_path, "--port", str(_free_port()))
+        assert second.returncode == 1
+        assert "Another cvat-lite serve (pid" in second.stderr
+        assert "is already using the data directory" in second.stderr
+        assert "running" not in second.stdout
+        assert process.poll() is None  # the first one is untouched
+    finally:
+        rest = _stop_serve(process)
+    assert process.returncode == 0, rest

@@ -10,9 +10,11 @@ so a slow client or a slow synchronous request holds one thread, not a whole pro
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +24,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cvat_lite.embedded_redis import EmbeddedRedis
 
@@ -31,6 +33,72 @@ STOP_TIMEOUT_S = 10.0
 RESTART_WINDOW_S = 600.0
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 60.0
+WEB_START_TIMEOUT_S = 120.0
+ANY_ADDRESS = ("0.0.0.0", "::", "")  # noqa: S104 (recognised, not bound to)
+PORT_IN_USE = (
+    "Port {port} on {host} is already in use (another cvat-lite serve, or another program). "
+    "Stop it, or choose another port with --port."
+)
+ALREADY_SERVING = (
+    "Another cvat-lite serve{pid} is already using the data directory {data_dir}. Stop it "
+    "first, or give this one its own directory with CVAT_LITE_DATA_DIR."
+)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be listened on now (as gunicorn will, with SO_REUSEADDR: a
+    socket left in TIME_WAIT does not count, a listening one does)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host or "0.0.0.0", port))  # noqa: S104 (the address serve was given)
+        except OSError:
+            return False
+    return True
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """Hold ``serve.lock`` in the data directory for the life of this process (the kernel
+    releases it when the process ends, however it ends); ``CommandError`` when another serve
+    holds it. Two services on one SQLite database and one first-login file would corrupt each
+    other's view (and their embedded Redis instances would split the queues)."""
+    path = data_dir / "serve.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 32).decode(errors="replace").strip()
+        os.close(fd)
+        pid = f" (pid {holder})" if holder.isdigit() else ""
+        raise CommandError(ALREADY_SERVING.format(pid=pid, data_dir=data_dir)) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def reachable_addresses(host: str) -> list[str]:
+    """The machine's non-loopback addresses a client can use when serving on every interface
+    (``0.0.0.0``: IPv4 only; ``::``: both families)."""
+    found: set[str] = set()
+    families = (socket.AF_INET, socket.AF_INET6) if host == "::" else (socket.AF_INET,)
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, proto=socket.IPPROTO_TCP):
+            if info[0] in families:
+                found.add(str(info[4][0]))
+    except OSError:
+        pass
+    try:  # the address of the default route (no packet is sent)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))
+            found.add(probe.getsockname()[0])
+    except OSError:
+        pass
+    return sorted(a for a in found if not a.startswith("127.") and a != "::1" and "%" not in a)
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
 
 
 @dataclass
@@ -77,7 +145,19 @@ class Command(BaseCommand):
         **options,
     ):
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        lock = lock_data_dir(Path(settings.DATA_DIR))  # noqa: F841 (held until exit)
+        if not port_is_free(host, port):
+            raise CommandError(PORT_IN_USE.format(port=port, host=host or "every address"))
         env = dict(os.environ)
+        urls = [f"http://{_url_host(host)}:{port}/"]
+        if host in ANY_ADDRESS:
+            addresses = reachable_addresses(host)
+            hostname = socket.gethostname()
+            extra_hosts = [hostname, *map(_url_host, addresses)]
+            env["CVAT_LITE_ALLOWED_HOSTS"] = ",".join([*settings.ALLOWED_HOSTS, *extra_hosts])
+            urls = [f"http://{name}:{port}/" for name in ["127.0.0.1", *extra_hosts]]
+        elif host not in settings.ALLOWED_HOSTS and _url_host(host) not in settings.ALLOWED_HOSTS:
+            env["CVAT_LITE_ALLOWED_HOSTS"] = ",".join([*settings.ALLOWED_HOSTS, _url_host(host)])
         redis = None
         if not os.environ.get("CVAT_LITE_REDIS_URL"):
             redis = EmbeddedRedis().start()
@@ -99,8 +179,16 @@ class Command(BaseCommand):
             login = self._first_user()
             web = self._web(env, host, port, web_workers, web_threads)
             slots = [_WorkerSlot(n, self._worker(env)) for n in range(1, workers + 1)]
-            url = f"http://{host}:{port}/"
+            if not self._listening(web, host, port):
+                raise CommandError(f"The web server did not start ({web.poll()}); stopping.")
+            url = urls[0]
             self.stdout.write(self.style.SUCCESS(f"cvat_lite is running at {url}"))
+            for other in urls[1:]:
+                self.stdout.write(f"  also reachable at {other}")
+            if len(urls) > 1:
+                self.stdout.write(
+                    "  (other names for this machine: add them to CVAT_LITE_ALLOWED_HOSTS)"
+                )
             self.stdout.write(f"API docs: {url}api/docs")
             self.stdout.write(login)
             self.stdout.write("Press Ctrl-C to stop.")
@@ -123,6 +211,18 @@ class Command(BaseCommand):
             self.stdout.write("Stopped.")
         if status:
             sys.exit(status)
+
+    def _listening(self, web: subprocess.Popen, host: str, port: int) -> bool:
+        """Wait until the web server accepts connections (True), or exits or takes too long."""
+        target = "127.0.0.1" if host in ANY_ADDRESS else host
+        deadline = time.monotonic() + WEB_START_TIMEOUT_S
+        while time.monotonic() < deadline and web.poll() is None:
+            try:
+                with socket.create_connection((target, port), timeout=1):
+                    return True
+            except OSError:
+                time.sleep(0.2)
+        return False
 
     def _tend_workers(self, env: dict, slots: list[_WorkerSlot], limit: int) -> bool:
         """Restart workers that exited, with a growing pause; False when one exits too often."""
