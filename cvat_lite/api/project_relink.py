@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cvat_lite.api.schema import error_responses
+from cvat_lite.api.serializers.relink import RelinkOptionsSerializer, VerificationSerializer
 from cvat_lite.backup.relink import project_relink
 from cvat_lite.engine.models import Project
 from cvat_lite.engine.selectors import get_visible
@@ -32,7 +33,7 @@ drops its cached chunks and previews and moves its `updated_date`.
 """
 
 
-class ProjectCloudStorageWriteSerializer(serializers.Serializer):
+class ProjectCloudStorageWriteSerializer(RelinkOptionsSerializer):
     cloud_storage_id = serializers.IntegerField(
         help_text="The cloud storage to link the project's unlinked cloud tasks to."
     )
@@ -44,11 +45,22 @@ class ProjectRelinkFailureSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class TaskVerificationSerializer(serializers.Serializer):
+    task_id = serializers.IntegerField()
+    verification = VerificationSerializer()
+
+
 class ProjectRelinkResultSerializer(serializers.Serializer):
     relinked = serializers.ListField(
         child=serializers.IntegerField(), help_text="Ids of the tasks now linked."
     )
     failed = ProjectRelinkFailureSerializer(many=True)
+    dry_run = serializers.BooleanField(
+        help_text="True: nothing was saved; relinked lists the tasks that would be linked."
+    )
+    verifications = TaskVerificationSerializer(
+        many=True, help_text="The report of every task whose storage was listed."
+    )
 
 
 class ProjectCloudStorageView(APIView):
@@ -68,10 +80,16 @@ class ProjectCloudStorageView(APIView):
             project=project,
             user=request.user,
             cloud_storage_id=serializer.validated_data["cloud_storage_id"],
+            options=serializer.relink_options(),
         )
         return Response(
             ProjectRelinkResultSerializer(
-                {"relinked": result.relinked, "failed": result.failed}
+                {
+                    "relinked": result.relinked,
+                    "failed": result.failed,
+                    "dry_run": result.dry_run,
+                    "verifications": result.verifications,
+                }
             ).data
         )
 

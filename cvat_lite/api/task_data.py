@@ -14,6 +14,7 @@ Media responses are bytes with their own Content-Type whatever ``Accept`` says; 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -29,6 +30,12 @@ from rest_framework.views import APIView
 from cvat_lite import errors
 from cvat_lite.api.parsers import FormParser, JSONParser, MultiPartParser
 from cvat_lite.api.schema import RqIdSerializer, error_responses
+from cvat_lite.api.serializers.relink import (
+    MSG_WITHOUT_STORAGE,
+    RELINK_FIELDS,
+    RelinkOptionsSerializer,
+    VerificationSerializer,
+)
 from cvat_lite.engine.models import Job, SortingMethod, Task
 from cvat_lite.engine.selectors import get_visible
 from cvat_lite.engine.services import data as data_services
@@ -170,6 +177,26 @@ class DataMetaWriteSerializer(serializers.Serializer):
             "Relink a cloud task to this cloud storage (verified against the task's media "
             "manifest); null unlinks it."
         ),
+    )
+
+
+class TaskDataMetaWriteSerializer(DataMetaWriteSerializer, RelinkOptionsSerializer):
+    """A task's data/meta PATCH: deleted frames, and a relink with its options."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs.get("cloud_storage_id") is None:
+            for name in RELINK_FIELDS:
+                if name in self.initial_data:
+                    message = MSG_WITHOUT_STORAGE.format(field=name)
+                    raise serializers.ValidationError({name: [message]})
+        return attrs
+
+
+class DataMetaRelinkSerializer(DataMetaReadSerializer):
+    verification = VerificationSerializer(
+        required=False,
+        help_text="With cloud_storage_id: what was verified and how (also in a dry run).",
     )
 
 
@@ -399,17 +426,30 @@ class TaskDataMetaView(APIView):
         operation_id="tasks_partial_update_data_meta",
         summary="Change deleted frames, relink or unlink the task's cloud storage",
         description=RELINK_DESCRIPTION,
-        request=DataMetaWriteSerializer,
-        responses={200: DataMetaReadSerializer, **error_responses(400, 401, 404)},
+        request=TaskDataMetaWriteSerializer,
+        responses={200: DataMetaRelinkSerializer, **error_responses(400, 401, 404)},
     )
     def patch(self, request, pk):
         task = _task(request, pk)
-        serializer = DataMetaWriteSerializer(data=request.data)
+        serializer = TaskDataMetaWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data_services.data_meta_update(
-            task=task, data=frames.task_data(task), user=request.user, **serializer.validated_data
+        changes = {
+            name: value
+            for name, value in serializer.validated_data.items()
+            if name in ("deleted_frames", "cloud_storage_id")
+        }
+        plan = data_services.data_meta_update(
+            task=task,
+            data=frames.task_data(task),
+            user=request.user,
+            relink=serializer.relink_options(),
+            **changes,
         )
-        return _json_response(frames.task_meta_json(task))
+        body = frames.task_meta_json(task)
+        if plan is not None and plan.verification is not None:
+            report = json.dumps(plan.verification.report(), separators=(",", ":"))
+            body = body[:-1] + b',"verification":' + report.encode() + b"}"
+        return _json_response(body)
 
 
 # --- job views ---------------------------------------------------------------------------------
