@@ -70,7 +70,7 @@ MSG_VERIFICATION_FAILED = (
     "{mismatched} with other content (of {total} objects). Checked: {how}"
 )
 MSG_NOT_UNDER_PREFIX = (
-    "prefix_from '{prefix}' does not hold {count} of the task's object keys, e.g. {example}."
+    "prefix_from {prefix} does not hold {count} of the task's object keys, e.g. {example}."
 )
 MSG_HOW = (
     "one listing under '{prefix}' ({listed} objects listed), {present} of {total} present; "

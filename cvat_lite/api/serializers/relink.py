@@ -11,7 +11,7 @@ from rest_framework import serializers
 from cvat_lite.backup.relink import ALL_OBJECTS, RelinkOptions
 
 ALL = "all"
-MSG_CONTENT_SAMPLE = "content_sample must be a number of objects (0 or more) or \"all\"."
+MSG_CONTENT_SAMPLE = 'content_sample must be a number of objects (0 or more) or "all".'
 MSG_PREFIX_FROM_ALONE = "prefix_from needs prefix (the folder that replaces it)."
 MSG_WITHOUT_STORAGE = "{field} only applies to a relink: give a cloud_storage_id."
 RELINK_FIELDS = ("prefix", "prefix_from", "content_sample", "dry_run")
