@@ -24,12 +24,14 @@ The storage must exist, be visible to the caller (else 400 `cloud_storage_not_fo
 `AVAILABLE` (else 400 `cloud_storage_not_available` naming the status): checked once, for the
 whole request.
 
-**Verification**, per task, as for `PATCH /api/tasks/{id}/data/meta`: every object key of the
-task's media manifest must be in the storage (ONE paged listing, not a request per object),
-and where the manifest has a checksum and the provider lists an MD5 they must match. A task
-that fails is not linked and is reported in `failed` with the error's `code` (e.g.
-`relink_verification_failed`) and `message`; the linked ones are in `relinked`. Linking a task
-drops its cached chunks and previews and moves its `updated_date`.
+**Verification**, per task, as for `PATCH /api/tasks/{id}/data/meta` (one paged listing;
+sizes and fingerprints where both sides have them; a random content sample where only CVAT's
+pixel checksum is known), with the same `prefix` / `prefix_from` move and `content_sample`. A
+task that fails is not linked and is reported in `failed` with the error's `code` (e.g.
+`relink_verification_failed`) and `message`; the linked ones are in `relinked`; every task
+whose storage was listed has its report in `verifications`. Linking a task drops its cached
+chunks and previews and moves its `updated_date`. With `dry_run: true` nothing is saved and
+`relinked` lists the tasks that would be linked.
 """
 
 

@@ -394,18 +394,31 @@ RELINK_DESCRIPTION = """\
 The storage must exist and be visible to the caller (else 400 `cloud_storage_not_found` naming
 the id) and be `AVAILABLE` (else 400 `cloud_storage_not_available` naming the status).
 
-**Verification**: every object key of the task's media manifest (frames and context images)
-must be in the storage — checked with ONE paged listing of the keys' common folder, never a
-request per object — and where the manifest has a checksum and the provider lists an MD5
-(S3 ETags of single-part uploads, Azure Content-MD5, GCS md5Hash) they must match. Otherwise
-→ 400 `relink_verification_failed` with `extra.missing` / `extra.mismatched` (the first 100
-keys, in frame order) and `extra.missing_count` / `extra.mismatched_count`. The keys are the
-same in every provider, so a task can move between S3, Azure and GCS.
+**Verification** (docs/relink.md): every object key of the task's media manifest (frames and
+context images) must be in the storage — ONE paged listing of the keys' common folder, never a
+request per object. Sizes and fingerprints recorded from earlier listings (MD5, CRC32C, ETag)
+are compared where the listing has the same kind: a different size or CRC32C, or an MD5 that
+`HEAD` confirms, is a mismatch; a multipart ETag or an SSE-KMS object is not. Objects known only
+by CVAT's manifest `checksum` (the MD5 of the decoded pixels, never compared with an object's
+MD5) are verified by content on a random sample: downloaded, decoded, compared
+(`content_sample`: a number, 0, or "all"; default `CVAT_LITE_RELINK_CONTENT_SAMPLE`, 20).
+Otherwise → 400 `relink_verification_failed` with `extra.missing` / `extra.mismatched` (the
+first 100 keys, in frame order), `extra.missing_count` / `extra.mismatched_count` and
+`extra.verification` (the report below). The keys are the same in every provider, so a task
+can move between S3, Azure and GCS; `prefix` (the media's new folder, replacing the manifest's
+folder or `prefix_from`) moves them to another folder, verified the same way (400
+`invalid_prefix` when a key is not under `prefix_from`).
 
-On success the link is saved (with `deleted_frames` when both are given; on any refusal
-nothing changes), cached chunks and previews are dropped, `chunks_updated_date` and the
-task's `updated_date` move, and later lightweight backups name the new storage's provider and
-bucket.
+On success the answer has a `verification` report (what was listed, present, missing,
+mismatched, compared by fingerprint, sampled by content) and the link is saved (with
+`deleted_frames` when both are given; on any refusal nothing changes) together with the moved
+keys and each object's size and fingerprints from the listing (so the next relink compares
+fingerprints); cached chunks and previews are dropped, `chunks_updated_date` and the task's
+`updated_date` move, and later lightweight backups name the new storage's provider and bucket.
+
+`dry_run: true` answers 200 with the report — also when it failed — and saves nothing.
+Unlike CVAT, which links a storage lacking objects and answers 404 for their frames later, a
+relink that cannot serve the task is refused.
 """
 
 
