@@ -432,3 +432,32 @@ def test_a_lightweight_backup_without_evidence_has_no_cloud_objects_member(
         manifest = archive.read("data/manifest.jsonl").decode()
     with (BUCKET / "manifest.jsonl").open() as original:
         assert manifest.splitlines()[2] == original.read().splitlines()[2]  # CVAT's checksum kept
+
+
+def test_a_checksum_holding_the_files_md5_still_verifies_by_content(api, user, s3_emulator):
+    """Lightweight backups of tasks made from a listing held the object's MD5 as the manifest
+    checksum before; the content check accepts identical bytes too."""
+    from tests.backup.relink_helpers import cloud_task, md5
+
+    objects = _colored(3)
+    task = cloud_task(user, objects, checksums=False)
+    for key, content in objects.items():
+        Image.objects.filter(data_id=task.data_id, path=key).update(checksum=md5(content))
+    storage = storage_row(user, _bucket(s3_emulator, objects).config)
+
+    response = _relink(api, task, {"cloud_storage_id": storage.id, "content_sample": "all"})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["verification"]["content_matched"] == 3
+
+
+def test_an_object_that_is_no_image_fails_the_content_check(api, user, s3_emulator, cvat_files):
+    task = _restored_cvat_task(user)
+    images = _images(cvat_files)
+    bucket = _bucket(s3_emulator, {**images, "img_00002.jpg": b"not an image"})
+    storage = storage_row(user, bucket.config)
+
+    response = _relink(api, task, {"cloud_storage_id": storage.id, "content_sample": "all"})
+
+    assert response.status_code == 400
+    assert response.json()["extra"]["mismatched"] == ["img_00002.jpg"]
