@@ -92,7 +92,7 @@ class Api:
         response = self._ok(self.client.post(finish, HTTP_UPLOAD_FINISH=""), 202)
         return self.finished(response.json()["rq_id"])["result_id"]
 
-    def relink(self, task_id: int, storage_id: int) -> dict:
-        body = {"cloud_storage_id": storage_id}
+    def relink(self, task_id: int, storage_id: int, **options) -> dict:
+        body = {"cloud_storage_id": storage_id, **options}
         response = self.client.patch(f"/api/tasks/{task_id}/data/meta", body, format="json")
         return self._ok(response).json()

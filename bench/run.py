@@ -10,7 +10,13 @@ For each N (one bucket of N tiny objects and its N-entry manifest):
 - ``lightweight_restore_s``: TUS upload of that archive as another user (who has no matching
   storage, so no auto-relink) → finished; floor: the N Image rows inserted with one bulk_create;
 - ``relink_verify_s``: PATCH data/meta {cloud_storage_id} on the restored task, with a storage
-  of the bucket; floor: one full paged list_objects_v2 of the bucket with boto3.
+  of the bucket; floor: one full paged list_objects_v2 of the bucket with boto3. The restored
+  rows are given CVAT's pixel checksum first (as a CVAT-written backup has; the objects are a
+  real tiny JPEG), so this relink lists, samples 20 objects by content and learns the objects'
+  evidence. Before it, with ``dry_run`` (nothing saved): ``relink_listing_only_s``
+  (``content_sample: 0``), ``relink_sampled_s`` (the default sample of 20) and, for N ≤ 10,000,
+  ``relink_content_all_s`` (``"all"``); after it, ``relink_fingerprints_s`` (a dry run that
+  compares the learnt sizes and MD5s, no download).
 
 Then ``full_export_s`` / ``full_export_peak_rss_mb`` for M objects of 100 KB (``--full-objects``,
 or ``--full-gb G`` for Gx10,000 objects): POST backup/export → finished → downloaded; floor:
@@ -35,7 +41,21 @@ from pathlib import Path
 
 from bench import floors
 
-OBJECT = b"\xff\xd8\xff\xe0bench"  # the N objects are never read; they need only exist
+CONTENT_ALL_LIMIT = 10_000  # "all" downloads every object: measured up to this N only
+
+
+def _object() -> bytes:
+    """The N objects: a real tiny JPEG (relink content samples decode it)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6), (200, 30, 30)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+OBJECT = _object()
 FULL_OBJECT_SIZE = 100_000
 
 
@@ -130,16 +150,46 @@ def run_size(env, users, n: int, results: Results) -> None:
     results.put("lightweight_restore_floor_s", n, floors.bulk_insert_images(rows))
     results.ratio("lightweight_restore_s", "lightweight_restore_floor_s", n)
 
-    other_storage = _storage(other, moto, bucket)
-    seconds, meta = _timed(lambda: other_api.relink(restored, other_storage.id))
-    assert meta["cloud_storage_id"] == other_storage.id
-    results.put("relink_verify_s", n, seconds)
+    _relink_figures(other_api, _storage(other, moto, bucket), restored, n, results)
     floor_s, listed = floors.list_bucket(s3, bucket)
     assert listed == n + 1, listed
-    results.put("relink_verify_floor_s", n, floor_s)
-    results.ratio("relink_verify_s", "relink_verify_floor_s", n)
+    for name in RELINK_TIMES:  # one listing floor, measured once, for each relink figure
+        if results.get(name, n) is not None:
+            results.put(f"{name.removesuffix('_s')}_floor_s", n, floor_s)
+            results.ratio(name, f"{name.removesuffix('_s')}_floor_s", n)
     for path in (archive, env.workdir / f"floor-{n}.zip"):
         path.unlink()
+
+
+RELINK_TIMES = [
+    "relink_listing_only_s",
+    "relink_sampled_s",
+    "relink_content_all_s",
+    "relink_verify_s",
+    "relink_fingerprints_s",
+]
+
+
+def _relink_figures(api, storage, task_id: int, n: int, results: Results) -> None:
+    from cvat_lite.engine.models import Image, Task
+    from cvat_lite.media.images import pixel_md5
+
+    data_id = Task.objects.get(pk=task_id).data_id
+    Image.objects.filter(data_id=data_id).update(checksum=pixel_md5(OBJECT))
+
+    def relink(name: str, expect: dict, **options) -> None:
+        seconds, meta = _timed(lambda: api.relink(task_id, storage.id, **options))
+        report = meta["verification"]
+        for key, value in expect.items():
+            assert report[key] == value, (name, key, report)
+        results.put(name, n, seconds)
+
+    relink("relink_listing_only_s", {"content_sampled": 0}, dry_run=True, content_sample=0)
+    relink("relink_sampled_s", {"content_sampled": min(20, n)}, dry_run=True)
+    if n <= CONTENT_ALL_LIMIT:
+        relink("relink_content_all_s", {"content_sampled": n}, dry_run=True, content_sample="all")
+    relink("relink_verify_s", {"ok": True, "content_matched": min(20, n)})
+    relink("relink_fingerprints_s", {"fingerprints_matched": n, "content_sampled": 0}, dry_run=True)
 
 
 def run_full(env, owner, m: int, results: Results) -> None:
@@ -184,7 +234,11 @@ ROWS = [  # figure, floor, target
     ("lightweight_export_bytes", "lightweight_export_floor_bytes", "≤ 1.2x floor"),
     ("lightweight_export_media_gets", None, "0"),
     ("lightweight_restore_s", "lightweight_restore_floor_s", "≤ 20 s and ≤ 3x floor"),
-    ("relink_verify_s", "relink_verify_floor_s", "≤ 1.5x floor"),
+    ("relink_listing_only_s", "relink_listing_only_floor_s", "≤ 1.5x floor"),
+    ("relink_sampled_s", "relink_sampled_floor_s", "≤ 1.5x floor"),
+    ("relink_content_all_s", "relink_content_all_floor_s", "- (downloads every object)"),
+    ("relink_verify_s", "relink_verify_floor_s", "≤ 1.5x floor (sample 20 + learning)"),
+    ("relink_fingerprints_s", "relink_fingerprints_floor_s", "≤ 1.5x floor"),
 ]
 
 

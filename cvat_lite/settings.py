@@ -50,6 +50,9 @@ EXPORT_TTL = _env_int("EXPORT_TTL", 24 * 3600)
 # Media objects downloaded at once while a full backup of a cloud task is written (each is
 # held in memory, up to 8 MiB, or spooled to a temporary file).
 BACKUP_FETCH_CONCURRENCY = _env_int("BACKUP_FETCH_CONCURRENCY", 8)
+# Relink verification: how many objects known only by CVAT's pixel checksum are downloaded and
+# decoded to compare it (a random sample; a request may ask for another number or "all").
+RELINK_CONTENT_SAMPLE = _env_int("RELINK_CONTENT_SAMPLE", 20)
 # SPEC 4.4: comma-separated host:port patterns for user-supplied cloud endpoints. The embedded
 # development default allows loopback only; a production deployment allows nothing unless
 # configured.

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cvat_lite.api.schema import error_responses
+from cvat_lite.api.serializers.relink import RelinkOptionsSerializer, VerificationSerializer
 from cvat_lite.backup.relink import project_relink
 from cvat_lite.engine.models import Project
 from cvat_lite.engine.selectors import get_visible
@@ -23,16 +24,18 @@ The storage must exist, be visible to the caller (else 400 `cloud_storage_not_fo
 `AVAILABLE` (else 400 `cloud_storage_not_available` naming the status): checked once, for the
 whole request.
 
-**Verification**, per task, as for `PATCH /api/tasks/{id}/data/meta`: every object key of the
-task's media manifest must be in the storage (ONE paged listing, not a request per object),
-and where the manifest has a checksum and the provider lists an MD5 they must match. A task
-that fails is not linked and is reported in `failed` with the error's `code` (e.g.
-`relink_verification_failed`) and `message`; the linked ones are in `relinked`. Linking a task
-drops its cached chunks and previews and moves its `updated_date`.
+**Verification**, per task, as for `PATCH /api/tasks/{id}/data/meta` (one paged listing;
+sizes and fingerprints where both sides have them; a random content sample where only CVAT's
+pixel checksum is known), with the same `prefix` / `prefix_from` move and `content_sample`. A
+task that fails is not linked and is reported in `failed` with the error's `code` (e.g.
+`relink_verification_failed`) and `message`; the linked ones are in `relinked`; every task
+whose storage was listed has its report in `verifications`. Linking a task drops its cached
+chunks and previews and moves its `updated_date`. With `dry_run: true` nothing is saved and
+`relinked` lists the tasks that would be linked.
 """
 
 
-class ProjectCloudStorageWriteSerializer(serializers.Serializer):
+class ProjectCloudStorageWriteSerializer(RelinkOptionsSerializer):
     cloud_storage_id = serializers.IntegerField(
         help_text="The cloud storage to link the project's unlinked cloud tasks to."
     )
@@ -48,11 +51,22 @@ class ProjectRelinkFailureSerializer(serializers.Serializer):
     )
 
 
+class TaskVerificationSerializer(serializers.Serializer):
+    task_id = serializers.IntegerField()
+    verification = VerificationSerializer()
+
+
 class ProjectRelinkResultSerializer(serializers.Serializer):
     relinked = serializers.ListField(
         child=serializers.IntegerField(), help_text="Ids of the tasks now linked."
     )
     failed = ProjectRelinkFailureSerializer(many=True)
+    dry_run = serializers.BooleanField(
+        help_text="True: nothing was saved; relinked lists the tasks that would be linked."
+    )
+    verifications = TaskVerificationSerializer(
+        many=True, help_text="The report of every task whose storage was listed."
+    )
 
 
 class ProjectCloudStorageView(APIView):
@@ -72,10 +86,16 @@ class ProjectCloudStorageView(APIView):
             project=project,
             user=request.user,
             cloud_storage_id=serializer.validated_data["cloud_storage_id"],
+            options=serializer.relink_options(),
         )
         return Response(
             ProjectRelinkResultSerializer(
-                {"relinked": result.relinked, "failed": result.failed}
+                {
+                    "relinked": result.relinked,
+                    "failed": result.failed,
+                    "dry_run": result.dry_run,
+                    "verifications": result.verifications,
+                }
             ).data
         )
 

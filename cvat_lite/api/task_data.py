@@ -14,6 +14,7 @@ Media responses are bytes with their own Content-Type whatever ``Accept`` says; 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -29,6 +30,12 @@ from rest_framework.views import APIView
 from cvat_lite import errors
 from cvat_lite.api.parsers import FormParser, JSONParser, MultiPartParser
 from cvat_lite.api.schema import RqIdSerializer, error_responses
+from cvat_lite.api.serializers.relink import (
+    MSG_WITHOUT_STORAGE,
+    RELINK_FIELDS,
+    RelinkOptionsSerializer,
+    VerificationSerializer,
+)
 from cvat_lite.api.upload_handlers import task_data_upload_handlers
 from cvat_lite.engine.models import Job, SortingMethod, Task
 from cvat_lite.engine.selectors import get_visible
@@ -171,6 +178,26 @@ class DataMetaWriteSerializer(serializers.Serializer):
             "Relink a cloud task to this cloud storage (verified against the task's media "
             "manifest); null unlinks it."
         ),
+    )
+
+
+class TaskDataMetaWriteSerializer(DataMetaWriteSerializer, RelinkOptionsSerializer):
+    """A task's data/meta PATCH: deleted frames, and a relink with its options."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs.get("cloud_storage_id") is None:
+            for name in RELINK_FIELDS:
+                if name in self.initial_data:
+                    message = MSG_WITHOUT_STORAGE.format(field=name)
+                    raise serializers.ValidationError({name: [message]})
+        return attrs
+
+
+class DataMetaRelinkSerializer(DataMetaReadSerializer):
+    verification = VerificationSerializer(
+        required=False,
+        help_text="With cloud_storage_id: what was verified and how (also in a dry run).",
     )
 
 
@@ -373,18 +400,31 @@ RELINK_DESCRIPTION = """\
 The storage must exist and be visible to the caller (else 400 `cloud_storage_not_found` naming
 the id) and be `AVAILABLE` (else 400 `cloud_storage_not_available` naming the status).
 
-**Verification**: every object key of the task's media manifest (frames and context images)
-must be in the storage — checked with ONE paged listing of the keys' common folder, never a
-request per object — and where the manifest has a checksum and the provider lists an MD5
-(S3 ETags of single-part uploads, Azure Content-MD5, GCS md5Hash) they must match. Otherwise
-→ 400 `relink_verification_failed` with `extra.missing` / `extra.mismatched` (the first 100
-keys, in frame order) and `extra.missing_count` / `extra.mismatched_count`. The keys are the
-same in every provider, so a task can move between S3, Azure and GCS.
+**Verification** (docs/relink.md): every object key of the task's media manifest (frames and
+context images) must be in the storage — ONE paged listing of the keys' common folder, never a
+request per object. Sizes and fingerprints recorded from earlier listings (MD5, CRC32C, ETag)
+are compared where the listing has the same kind: a different size or CRC32C, or an MD5 that
+`HEAD` confirms, is a mismatch; a multipart ETag or an SSE-KMS object is not. Objects known only
+by CVAT's manifest `checksum` (the MD5 of the decoded pixels, never compared with an object's
+MD5) are verified by content on a random sample: downloaded, decoded, compared
+(`content_sample`: a number, 0, or "all"; default `CVAT_LITE_RELINK_CONTENT_SAMPLE`, 20).
+Otherwise → 400 `relink_verification_failed` with `extra.missing` / `extra.mismatched` (the
+first 100 keys, in frame order), `extra.missing_count` / `extra.mismatched_count` and
+`extra.verification` (the report below). The keys are the same in every provider, so a task
+can move between S3, Azure and GCS; `prefix` (the media's new folder, replacing the manifest's
+folder or `prefix_from`) moves them to another folder, verified the same way (400
+`invalid_prefix` when a key is not under `prefix_from`).
 
-On success the link is saved (with `deleted_frames` when both are given; on any refusal
-nothing changes), cached chunks and previews are dropped, `chunks_updated_date` and the
-task's `updated_date` move, and later lightweight backups name the new storage's provider and
-bucket.
+On success the answer has a `verification` report (what was listed, present, missing,
+mismatched, compared by fingerprint, sampled by content) and the link is saved (with
+`deleted_frames` when both are given; on any refusal nothing changes) together with the moved
+keys and each object's size and fingerprints from the listing (so the next relink compares
+fingerprints); cached chunks and previews are dropped, `chunks_updated_date` and the task's
+`updated_date` move, and later lightweight backups name the new storage's provider and bucket.
+
+`dry_run: true` answers 200 with the report — also when it failed — and saves nothing.
+Unlike CVAT, which links a storage lacking objects and answers 404 for their frames later, a
+relink that cannot serve the task is refused.
 """
 
 
@@ -405,17 +445,30 @@ class TaskDataMetaView(APIView):
         operation_id="tasks_partial_update_data_meta",
         summary="Change deleted frames, relink or unlink the task's cloud storage",
         description=RELINK_DESCRIPTION,
-        request=DataMetaWriteSerializer,
-        responses={200: DataMetaReadSerializer, **error_responses(400, 401, 404)},
+        request=TaskDataMetaWriteSerializer,
+        responses={200: DataMetaRelinkSerializer, **error_responses(400, 401, 404)},
     )
     def patch(self, request, pk):
         task = _task(request, pk)
-        serializer = DataMetaWriteSerializer(data=request.data)
+        serializer = TaskDataMetaWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data_services.data_meta_update(
-            task=task, data=frames.task_data(task), user=request.user, **serializer.validated_data
+        changes = {
+            name: value
+            for name, value in serializer.validated_data.items()
+            if name in ("deleted_frames", "cloud_storage_id")
+        }
+        plan = data_services.data_meta_update(
+            task=task,
+            data=frames.task_data(task),
+            user=request.user,
+            relink=serializer.relink_options(),
+            **changes,
         )
-        return _json_response(frames.task_meta_json(task))
+        body = frames.task_meta_json(task)
+        if plan is not None and plan.verification is not None:
+            report = json.dumps(plan.verification.report(), separators=(",", ":"))
+            body = body[:-1] + b',"verification":' + report.encode() + b"}"
+        return _json_response(body)
 
 
 # --- job views ---------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Writing task and project backups (SPEC 7.1-7.3) into an ``ArchiveWriter``.
 
 A task backup is ``task.json``, ``annotations.json``, ``data/manifest.jsonl`` (rendered from
-the task's Image rows) and, in a full backup, every media file at ``data/<manifest name>``
-(repeated honeypot images once, related images too), byte-identical to the object or file.
+the task's Image rows), in a lightweight one ``cloud_objects.jsonl`` (what the bucket said of
+each object: size, MD5, ETag, CRC32C, for the relink) and, in a full backup, every media file
+at ``data/<manifest name>`` (repeated honeypot images once, related images too),
+byte-identical to the object or file.
 
 - A **lightweight** backup (cloud tasks only) reads no media and makes no cloud call: it works
   when the task's storage is unlinked or its bucket is gone.
@@ -49,6 +51,7 @@ from cvat_lite.backup.format import (
     task_folder,
 )
 from cvat_lite.cloud.base import CloudProvider, Status
+from cvat_lite.cloud.evidence import CLOUD_OBJECTS, Evidence, write_records
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.models import Data, Project, StorageChoice, Task
 from cvat_lite.media.frames import CloudSource, MediaSource, source_for
@@ -218,6 +221,30 @@ def _write_manifest(writer: ArchiveWriter, name: str, data: Data, root: MediaRoo
         _add_file(writer, name, spool, size)  # type: ignore[arg-type]
 
 
+def _cloud_object_records(data: Data, root: MediaRoot) -> Iterator[dict]:
+    fields = ("path", "object_size", "object_md5", "object_etag", "object_crc32c")
+    seen: set[str] = set()
+    for path, size, md5, etag, crc32c in image_rows(data, fields):
+        evidence = Evidence(size, md5, etag, crc32c)
+        if path in seen or (size is None and not evidence.fingerprinted):
+            continue
+        seen.add(path)
+        yield evidence.to_record(root.name(path))
+
+
+def _write_cloud_objects(writer: ArchiveWriter, name: str, data: Data, root: MediaRoot) -> None:
+    """``cloud_objects.jsonl`` (``cloud.evidence``): what the bucket said of each object, for
+    the relink after a restore. Beside task.json, never in ``data/`` (CVAT's lightweight
+    import refuses anything there but the manifest; it ignores other members). Left out when
+    nothing is known (e.g. a task from a CVAT-made manifest never relinked here)."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE) as spool:
+        if not write_records(_cloud_object_records(data, root), spool):  # type: ignore[arg-type]
+            return
+        size = spool.tell()
+        spool.seek(0)
+        _add_file(writer, name, spool, size)  # type: ignore[arg-type]
+
+
 def backup_write_task(
     *,
     task: Task,
@@ -238,6 +265,8 @@ def backup_write_task(
     )))  # fmt: skip
     writer.add_json(prefix + ANNOTATIONS_JSON, build_annotations_json(annotation_specs(task)))
     _write_manifest(writer, prefix + MANIFEST, data, root)
+    if lightweight:
+        _write_cloud_objects(writer, prefix + CLOUD_OBJECTS, data, root)
     if source is None:
         progress(1.0, force=True)
         return

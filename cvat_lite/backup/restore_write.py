@@ -24,6 +24,7 @@ from cvat_lite import errors
 from cvat_lite.backup.archive import ArchiveReader
 from cvat_lite.backup.format import ANNOTATIONS_JSON, LabelSpec
 from cvat_lite.backup.restore_plan import TaskPlan
+from cvat_lite.cloud.evidence import CLOUD_OBJECTS, Evidence, read_records
 from cvat_lite.engine.models import (
     Data,
     Job,
@@ -198,6 +199,7 @@ def _create_data(reader: ArchiveReader, plan: TaskPlan, progress: Progress) -> D
         ),
     )
     prefix = plan.key_prefix
+    evidence = _cloud_objects(reader, plan) if plan.lightweight else {}
     with reader.open(plan.manifest) as stream:
         images_create(
             data=data,
@@ -212,8 +214,21 @@ def _create_data(reader: ArchiveReader, plan: TaskPlan, progress: Progress) -> D
                 for entry in read_manifest(stream, allow_duplicates=True)
             ),
             progress=lambda done: progress(done / plan.image_count),
+            evidence=evidence,
         )
     return data
+
+
+def _cloud_objects(reader: ArchiveReader, plan: TaskPlan) -> dict[str, Evidence]:
+    """The object evidence of a lightweight backup written here (``cloud_objects.jsonl``, by
+    object key); none in CVAT's archives."""
+    member = plan.prefix + CLOUD_OBJECTS
+    if not reader.has(member):
+        return {}
+    with reader.open(member) as stream:
+        return {
+            plan.key_prefix + key: evidence for key, evidence in read_records(stream, member=member)
+        }
 
 
 # --- annotations -------------------------------------------------------------------------------

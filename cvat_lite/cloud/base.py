@@ -131,6 +131,7 @@ class ObjectInfo:
     size: int
     md5: str | None = None  # lowercase hex, only when the provider gives a real content MD5
     etag: str | None = None
+    crc32c: str | None = None  # lowercase hex (GCS lists one for every object)
 
 
 @dataclass

@@ -74,11 +74,12 @@ class _NoRedirectSession(AuthorizedSession):
         return super().request(*args, **kwargs)
 
 
-def _md5_hex(md5_base64: str | None) -> str | None:
-    if not md5_base64:
+def _b64_hex(value: str | None) -> str | None:
+    """GCS's md5Hash and crc32c (base64) as lowercase hex."""
+    if not value:
         return None
     try:
-        return base64.b64decode(md5_base64, validate=True).hex()
+        return base64.b64decode(value, validate=True).hex()
     except (binascii.Error, ValueError):
         return None
 
@@ -195,7 +196,13 @@ class GcsProvider(CloudProvider):
 
     @staticmethod
     def _info(blob: Any) -> ObjectInfo:
-        return ObjectInfo(blob.name, int(blob.size or 0), _md5_hex(blob.md5_hash), blob.etag)
+        return ObjectInfo(
+            blob.name,
+            int(blob.size or 0),
+            _b64_hex(blob.md5_hash),
+            blob.etag,
+            _b64_hex(blob.crc32c),  # base64 of 4 big-endian bytes, like md5Hash's encoding
+        )
 
     # --- errors ---------------------------------------------------------------------------
 

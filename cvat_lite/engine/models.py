@@ -178,8 +178,17 @@ class Image(models.Model):
     frame = models.PositiveIntegerField()
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    # CVAT's manifest checksum: the MD5 of the image's decoded pixels (``pixel_md5``), "" when
+    # unknown. Never an object's MD5 or ETag: those are the ``object_*`` evidence below.
     checksum = models.CharField(max_length=32, blank=True, default="")
     related_files = models.JSONField(default=list, blank=True)
+    # What the bucket said about the object (``cvat_lite.cloud.evidence``): its size and the
+    # provider's fingerprints, recorded from a listing (task creation, a verified relink, a
+    # backup's cloud_objects.jsonl). null / "" when unknown.
+    object_size = models.BigIntegerField(null=True, blank=True)
+    object_md5 = models.CharField(max_length=32, blank=True, default="", db_default="")
+    object_etag = models.CharField(max_length=128, blank=True, default="", db_default="")
+    object_crc32c = models.CharField(max_length=8, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["frame"]

@@ -35,6 +35,7 @@ from rest_framework.fields import DateTimeField
 
 from cvat_lite import errors
 from cvat_lite.cloud.base import CloudProvider, Status
+from cvat_lite.cloud.evidence import Evidence
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.models import Data, Image, Job, StorageChoice, Task
 from cvat_lite.media import cache, images
@@ -72,9 +73,9 @@ class MediaSource(abc.ABC):
         """The first ``length`` bytes (fewer when the file is shorter)."""
 
     @abc.abstractmethod
-    def iter_images(self, prefix: str) -> Iterator[tuple[str, str]]:
-        """``(path, md5 or "")`` of every image under the folder ``prefix`` ("" or ending with
-        "/"), in no particular order."""
+    def iter_images(self, prefix: str) -> Iterator[tuple[str, Evidence | None]]:
+        """``(path, what the storage said of it)`` of every image under the folder ``prefix``
+        ("" or ending with "/"), in no particular order; the evidence is None for files."""
 
     @abc.abstractmethod
     def open(self, path: str) -> AbstractContextManager[IO[bytes]]:
@@ -105,10 +106,10 @@ class CloudSource(MediaSource):
         with self._object_errors():
             return self.provider.download_range(path, 0, length)
 
-    def iter_images(self, prefix: str) -> Iterator[tuple[str, str]]:
+    def iter_images(self, prefix: str) -> Iterator[tuple[str, Evidence | None]]:
         for info in self.provider.iter_objects(prefix):
             if is_image_key(info.key):
-                yield info.key, info.md5 or ""
+                yield info.key, Evidence.of(info)
 
     @contextmanager
     def open(self, path: str) -> Iterator[IO[bytes]]:
@@ -148,7 +149,7 @@ class DirectorySource(MediaSource):
         with self.open(path) as stream:
             return stream.read(length)
 
-    def iter_images(self, prefix: str) -> Iterator[tuple[str, str]]:
+    def iter_images(self, prefix: str) -> Iterator[tuple[str, Evidence | None]]:
         base = self._path(prefix.rstrip("/")) if prefix else self.root.resolve()
         root = self.root.resolve()
         for folder, dirs, files in os.walk(base):
@@ -156,7 +157,7 @@ class DirectorySource(MediaSource):
             for name in sorted(files):
                 full = Path(folder, name)
                 if is_image_key(name) and full.resolve().is_relative_to(root):
-                    yield full.relative_to(root).as_posix(), ""
+                    yield full.relative_to(root).as_posix(), None
 
 
 def local_media_root(task_id: int) -> Path:

@@ -3,7 +3,6 @@ auto-relink on each provider, projects, and the request a client polls."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from cvat_lite.backup.format import OriginSpec
 from cvat_lite.backup.restore import TASK_LINKED, TASK_RESTORED, TASK_UNLINKED
 from cvat_lite.engine.models import Project, Task
 from cvat_lite.errors import CloudStorageUnlinked
+from cvat_lite.media.images import pixel_md5
 from cvat_lite.media.manifest import ManifestEntry
 from tests.api.media_helpers import storage_row
 from tests.backup.archives import manifest, png, task_backup, task_spec
@@ -157,13 +157,13 @@ def test_another_users_cloud_storage_is_not_found(api, other_user, s3_bucket):
 
 def _lightweight(bucket_config, images: int = 3) -> tuple[Path, dict[str, bytes]]:
     """A lightweight backup whose origin is ``bucket_config``'s bucket, folder ``set1``, with
-    MD5 checksums in the manifest; and the objects it names."""
+    CVAT's checksums (MD5 of the decoded pixels) in the manifest; and the objects it names."""
     objects = {f"set1/img{i}.png": png(color=(i * 60, 10, 10)) for i in range(images)}
     spec = task_spec(images, lightweight=True)
     spec.origin = OriginSpec(str(bucket_config.provider_type), bucket_config.resource, "set1")
     backup = task_backup(images, lightweight=True, spec=spec)
     entries = [
-        ManifestEntry(f"img{i}", ".png", 4, 3, checksum=hashlib.md5(content).hexdigest())
+        ManifestEntry(f"img{i}", ".png", 4, 3, checksum=pixel_md5(content))
         for i, content in enumerate(objects.values())
     ]
     backup.members["data/manifest.jsonl"] = manifest(entries)

@@ -207,14 +207,22 @@ def test_missing_objects_are_listed(api, user, linked, s3_other):
     body = _refused(api, task, storage.id, 400, "relink_verification_failed")
     assert body["message"] == (
         f"Cloud storage #{storage.id} does not hold the task's media: 2 missing, "
-        "0 with a different checksum (of 3 objects)."
+        "0 with other content (of 3 objects). Checked: one listing under 'ds/' (1 objects "
+        "listed), 1 of 3 present; 1 compared by size/fingerprint (1 matched); 0 of 0 known "
+        "only by CVAT's pixel checksum downloaded and compared (0 matched); 0 present but not "
+        "compared."
     )
+    verification = body["extra"].pop("verification")
     assert body["extra"] == {
         "missing": [keys[0], keys[2]],
         "missing_count": 2,
         "mismatched": [],
         "mismatched_count": 0,
     }
+    assert verification["ok"] is False
+    assert verification["method"] == ["listing", "fingerprint"]
+    assert (verification["expected"], verification["present"]) == (3, 1)
+    assert verification["missing"] == [keys[0], keys[2]]
 
 
 @pytest.mark.django_db
@@ -224,12 +232,15 @@ def test_objects_with_other_bytes_are_mismatched(api, user, linked, s3_other):
     storage = bucket_storage(user, s3_other, {**objects, keys[2]: b"not the same bytes"})
 
     body = _refused(api, task, storage.id, 400, "relink_verification_failed")
+    verification = body["extra"].pop("verification")
     assert body["extra"] == {
         "missing": [],
         "missing_count": 0,
         "mismatched": [keys[2]],
         "mismatched_count": 1,
     }
+    assert (verification["fingerprints_compared"], verification["fingerprints_matched"]) == (3, 2)
+    assert verification["mismatched"] == [keys[2]]
 
 
 @pytest.mark.django_db
@@ -327,11 +338,12 @@ def test_project_relink_links_the_tasks_that_verify(api, user, project, s3, s3_o
     response = _project_relink(api, project, storage.id)
 
     assert response.status_code == 200, response.content
-    answer = response.json()
-    extra = answer["failed"][0].pop("extra")  # the task relink's error details, for the page
+    body = response.json()
+    verifications = body.pop("verifications")
+    extra = body["failed"][0].pop("extra")  # the task relink's error details, for the page
     missing = sorted(set(bad) - {present})
     assert (extra["missing"], extra["missing_count"]) == (missing, 1)
-    assert answer == {
+    assert body == {
         "relinked": [a.id],
         "failed": [
             {
@@ -339,11 +351,19 @@ def test_project_relink_links_the_tasks_that_verify(api, user, project, s3, s3_o
                 "code": "relink_verification_failed",
                 "message": (
                     f"Cloud storage #{storage.id} does not hold the task's media: 1 missing, "
-                    "0 with a different checksum (of 2 objects)."
+                    "0 with other content (of 2 objects). Checked: one listing under 'b/' "
+                    "(1 objects listed), 1 of 2 present; 1 compared by size/fingerprint "
+                    "(1 matched); 0 of 0 known only by CVAT's pixel checksum downloaded and "
+                    "compared (0 matched); 0 present but not compared."
                 ),
             }
         ],
+        "dry_run": False,
     }
+    assert [(v["task_id"], v["verification"]["ok"]) for v in verifications] == [
+        (a.id, True),
+        (b.id, False),
+    ]
     assert link_of(a)[0] == storage.id
     assert link_of(b)[0] is None
     assert link_of(linked)[0] == elsewhere.id
@@ -381,4 +401,5 @@ def test_project_relink_refusals(api, other_api, user, other_user, project, s3):
     assert (missing.status_code, missing.json()["code"]) == (400, "invalid")
     assert link_of(task) == before
 
-    assert _project_relink(api, project, mine.id).json() == {"relinked": [task.id], "failed": []}
+    body = _project_relink(api, project, mine.id).json()
+    assert (body["relinked"], body["failed"], body["dry_run"]) == ([task.id], [], False)

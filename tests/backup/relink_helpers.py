@@ -57,8 +57,9 @@ def cloud_task(
     name: str = "task",
     related: Mapping[str, list[str]] | None = None,
 ) -> Task:
-    """A cloud task whose frames are the keys of ``objects`` in order (with their MD5s when
-    ``checksums``), linked to ``storage`` (None: unlinked)."""
+    """A cloud task whose frames are the keys of ``objects`` in order (with their MD5s as the
+    recorded object evidence when ``checksums``: the bytes are no images, so they have no
+    CVAT pixel checksum), linked to ``storage`` (None: unlinked)."""
     task = Task.objects.create(owner=owner, name=name, project=project)
     data = Data.objects.create(
         storage=StorageChoice.CLOUD_STORAGE,
@@ -73,7 +74,7 @@ def cloud_task(
             frame=frame,
             width=4,
             height=3,
-            checksum=md5(content) if checksums else "",
+            object_md5=md5(content) if checksums else "",
             related_files=list((related or {}).get(key, [])),
         )
         for frame, (key, content) in enumerate(objects.items())

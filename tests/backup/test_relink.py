@@ -91,7 +91,7 @@ def test_verify_counts_a_key_listed_twice_once(user, s3):
     s3.put(second, objects[second])
     task = cloud_task(user, objects)
     Image.objects.create(  # a honeypot frame repeats a frame's object
-        data=task.data, path=first, frame=2, width=4, height=3, checksum=md5(objects[first])
+        data=task.data, path=first, frame=2, width=4, height=3, object_md5=md5(objects[first])
     )
 
     result = relink_verify(data=task.data, provider=s3.provider())
@@ -103,7 +103,7 @@ def test_checksums_are_compared_only_where_both_sides_have_one(user, s3, s3_emul
     objects = objects_for(3)
     keys = list(objects)
     task = cloud_task(user, objects)
-    Image.objects.filter(data=task.data, path=keys[0]).update(checksum="")  # none in manifest
+    Image.objects.filter(data=task.data, path=keys[0]).update(object_md5="")  # none recorded
     s3.put(keys[0], b"anything")
     s3_emulator.put_multipart(s3.config, keys[1], b"other")  # ETag '<hex>-1': not an MD5
     s3.put(keys[2], objects[keys[2]])
@@ -135,11 +135,13 @@ def test_listed_md5s_that_are_not_md5s_do_not_fail_the_check(user, s3, s3_emulat
     assert calls["_head"] == 3  # the listed mismatches only
 
 
-def test_manifest_checksum_case_does_not_matter(user, s3):
+def test_recorded_md5_case_does_not_matter(user, s3):
     objects = objects_for(1)
     put_all(s3, objects)
     task = cloud_task(user, objects)
-    Image.objects.filter(data=task.data).update(checksum=md5(objects[next(iter(objects))]).upper())
+    Image.objects.filter(data=task.data).update(
+        object_md5=md5(objects[next(iter(objects))]).upper()
+    )
 
     assert relink_verify(data=task.data, provider=s3.provider()).ok
 
@@ -222,9 +224,10 @@ def _rows(data: Data, count: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Image._meta.db_table} "
-            "(data_id, path, frame, width, height, checksum, related_files) "
+            "(data_id, path, frame, width, height, checksum, related_files, object_md5) "
             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
-            "SELECT %s, 'd/' || CAST(1000000 + i AS TEXT) || '.jpg', i, 8, 6, %s, '[]' FROM n",
+            "SELECT %s, 'd/' || CAST(1000000 + i AS TEXT) || '.jpg', i, 8, 6, '', '[]', %s "
+            "FROM n",
             [count - 1, data.id, CHECKSUM],
         )
 

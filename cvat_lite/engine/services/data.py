@@ -32,7 +32,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from cvat_lite import errors
-from cvat_lite.backup.relink import relink_save, relink_target
+from cvat_lite.backup.relink import RelinkOptions, RelinkPlan, relink_save, relink_target
+from cvat_lite.cloud.evidence import Evidence
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.models import CloudStorage, Data, StorageChoice, Task
 from cvat_lite.engine.selectors import cloud_storage_for
@@ -299,8 +300,9 @@ class _Media:
     path: str
     width: int = 0
     height: int = 0
-    checksum: str = ""
+    checksum: str = ""  # CVAT's pixel MD5, from a manifest only
     related: tuple[str, ...] = ()
+    evidence: Evidence | None = None  # what the listing said of the object
 
 
 def _manifest_media(source: MediaSource, manifest_key: str) -> dict[str, _Media]:
@@ -362,10 +364,15 @@ def _listed_media(source: MediaSource, requested: list[str]) -> dict[str, _Media
     for item in requested:
         if item.endswith("/") or item == "":
             found = sorted(
-                (k, md5) for k, md5 in source.iter_images(item) if not _in_related_folder(k)
+                (
+                    (k, evidence)
+                    for k, evidence in source.iter_images(item)
+                    if not _in_related_folder(k)
+                ),
+                key=lambda pair: pair[0],
             )
-            for key, md5 in found:
-                media.setdefault(key, _Media(key, checksum=md5))
+            for key, evidence in found:
+                media.setdefault(key, _Media(key, evidence=evidence))
         elif not is_image_key(item):
             raise _not_image(item)
         else:
@@ -526,6 +533,7 @@ def _save(
             data=data,
             rows=((m.path, m.width, m.height, m.checksum, m.related) for m in media),
             progress=lambda done: progress(0.8 + 0.15 * done / len(media)),
+            evidence={m.path: m.evidence for m in media if m.evidence is not None},
         )
         task.data = data
         task.save(update_fields=["data", "updated_date"])
@@ -598,13 +606,15 @@ def data_meta_update(
     user=None,
     deleted_frames: Any = UNSET,
     cloud_storage_id: Any = UNSET,
+    relink: RelinkOptions | None = None,
     scope: Sequence[int] | None = None,
-) -> Data:
+) -> RelinkPlan | None:
     """``PATCH data/meta``: ``deleted_frames`` (task frames; they replace the deleted frames
     of the task, or of ``scope`` — a job's frames — only) and ``cloud_storage_id`` (relink a
-    cloud task to a storage visible to ``user`` once verified, or unlink it with None; see
-    ``cvat_lite.backup.relink``). Every check runs before anything is saved; the changes are
-    saved together."""
+    cloud task to a storage visible to ``user`` once verified, with ``relink``'s prefix move,
+    content sample and dry run, or unlink it with None; see ``cvat_lite.backup.relink``).
+    Every check runs before anything is saved; the changes are saved together (nothing in a
+    dry run). Returns the relink's plan (its verification report), None without a relink."""
     update_fields: list[str] = []
     if deleted_frames is not UNSET:
         frames = range(data.size) if scope is None else scope
@@ -619,16 +629,21 @@ def data_meta_update(
         deleted = sorted({*kept, *deleted_frames})
         update_fields.append("deleted_frames")
     if cloud_storage_id is not UNSET:
-        storage = relink_target(task=task, user=user, cloud_storage_id=cloud_storage_id)
+        plan = relink_target(
+            task=task, user=user, cloud_storage_id=cloud_storage_id, options=relink
+        )
+        if relink is not None and relink.dry_run:
+            return plan
         if update_fields:
             data.deleted_frames = deleted
-        return relink_save(task=task, storage=storage, update_fields=update_fields)
+        relink_save(task=task, plan=plan, update_fields=update_fields)
+        return plan
     if update_fields:
         data.deleted_frames = deleted
         with transaction.atomic():
             data.save(update_fields=update_fields)
             task.save(update_fields=["updated_date"])
-    return data
+    return None
 
 
 __all__ = [

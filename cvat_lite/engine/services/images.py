@@ -8,18 +8,32 @@ listed in ``_COLUMNS``: a field added to ``Image`` must be added there too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
 
 from django.db import connection
 from django.db.models import Field
 
+from cvat_lite.cloud.evidence import Evidence
 from cvat_lite.engine.models import Data, Image
 
 BATCH_SIZE = 10_000
 # (path, width, height, checksum, related_files); the frame is the row's position.
 ImageRow = tuple[str, int, int, str, Sequence[str]]
-_COLUMNS = ("data", "path", "frame", "width", "height", "checksum", "related_files")
+_COLUMNS = (
+    "data",
+    "path",
+    "frame",
+    "width",
+    "height",
+    "checksum",
+    "related_files",
+    "object_size",
+    "object_md5",
+    "object_etag",
+    "object_crc32c",
+)
+_NO_EVIDENCE = Evidence()
 
 
 def _fields() -> dict[str, Field]:
@@ -41,10 +55,13 @@ def images_create(
     data: Data,
     rows: Iterable[ImageRow],
     progress: Callable[[int], None] | None = None,
+    evidence: Mapping[str, Evidence] | None = None,
 ) -> int:
     """Insert ``rows`` as the frames 0, 1, ... of ``data`` and return how many were inserted;
+    ``evidence`` is what the bucket said of each object, by path (``cloud.evidence``).
     ``progress(n)`` is called after each batch with the rows inserted so far. Call inside a
     transaction (a failure half-way must roll back the earlier batches)."""
+    known = evidence or {}
     related = _fields()["related_files"]
     no_related = related.get_db_prep_save([], connection)
     sql = _insert_sql()
@@ -64,6 +81,7 @@ def images_create(
                         height,
                         checksum,
                         related.get_db_prep_save(list(files), connection) if files else no_related,
+                        *_evidence_values(known.get(path, _NO_EVIDENCE)),
                     )
                     for frame, (path, width, height, checksum, files) in enumerate(batch, done)
                 ],
@@ -72,3 +90,7 @@ def images_create(
             if progress is not None:
                 progress(done)
     return done
+
+
+def _evidence_values(evidence: Evidence) -> tuple[int | None, str, str, str]:
+    return evidence.size, evidence.md5, evidence.etag, evidence.crc32c
