@@ -80,7 +80,6 @@ def test_demo_runs_the_whole_lightweight_flow(tmp_path):
         assert ready, text
         s3 = re.search(r"S3 emulator \(moto\) at (http://127\.0\.0\.1:\d+)", text).group(1)
         api = Api(*ready.groups())
-        storage_id = int(re.search(r"Cloud storage #(\d+)", text).group(1))
         task_id = int(re.search(r"task #(\d+)", text).group(1))
         assert f"/tasks/{task_id}" in text and "cvat-cli --server-host http://127.0.0.1" in text
 
@@ -94,11 +93,37 @@ def test_demo_runs_the_whole_lightweight_flow(tmp_path):
         archive = api.call("GET", api.finished(rq_id)["result_url"].removeprefix(api.url)).content
         assert len(archive) < 20_000  # the manifest, not the images
         files = {"task_file": ("demo.zip", archive, "application/zip")}
+        # Restored by its owner: connected to "Demo bucket" at once.
         rq_id = api.call("POST", "/api/tasks/backup/", 202, files=files).json()["rq_id"]
-        restored = api.finished(rq_id)["result_id"]
-        api.frame(restored, 409)  # not connected
-        api.call("PATCH", f"/api/tasks/{restored}/data/meta", json={"cloud_storage_id": storage_id})
-        assert api.frame(restored) == original
+        assert api.frame(api.finished(rq_id)["result_id"]) == original
+
+        # Restored by the second user, who cannot see that storage: not connected, until they
+        # add their own storage for the bucket (as printed) and choose it.
+        guest = Api(ready.group(1), *re.search(r"second user, (\S+) / (\S+),", text).groups())
+        rq_id = guest.call("POST", "/api/tasks/backup/", 202, files=files).json()["rq_id"]
+        restored = guest.finished(rq_id)["result_id"]
+        guest.frame(restored, 409)
+        printed = re.search(r"bucket (\S+), key (\S+), secret (\S+), endpoint\s+(\S+)\.", text)
+        bucket, key, secret, endpoint = printed.groups()
+        assert endpoint == s3
+        own = guest.call(
+            "POST",
+            "/api/cloudstorages",
+            201,
+            json={
+                "provider_type": "AWS_S3_BUCKET",
+                "resource": bucket,
+                "display_name": "my copy",
+                "credentials_type": "KEY_SECRET_KEY_PAIR",
+                "key": key,
+                "secret_key": secret,
+                "specific_attributes": f"endpoint_url={endpoint}&region=us-east-1",
+            },
+        ).json()
+        guest.call(
+            "PATCH", f"/api/tasks/{restored}/data/meta", json={"cloud_storage_id": own["id"]}
+        )
+        assert guest.frame(restored) == original
 
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)

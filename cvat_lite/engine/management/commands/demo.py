@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -33,6 +34,7 @@ from cvat_lite.media.manifest import entry_from_key, write_manifest
 BUCKET = "cvat-lite-demo"
 PREFIX = "street/"
 KEY, SECRET = "demo-key", "demo-secret"  # moto accepts any credentials
+GUEST = "guest"
 START_TIMEOUT_S = 120.0
 TASK_TIMEOUT_S = 120.0
 COLORS = [(200, 60, 60), (60, 160, 80), (60, 90, 200), (210, 170, 40), (140, 70, 170)]
@@ -132,7 +134,16 @@ class Command(BaseCommand):
             self._wait_until_answering(url, server)
             username, password = (data_dir / "first-login.txt").read_text().split()
             storage, task = self._populate(url, username, password, endpoint, images)
-            self._instructions(url, username, password, storage, task, data_dir)
+            guest_password = self._guest(url)
+            self._instructions(
+                url,
+                (username, password),
+                (GUEST, guest_password),
+                endpoint,
+                storage,
+                task,
+                data_dir,
+            )
             assert server.stdout is not None
             for line in server.stdout:  # the service's log, until it stops
                 self.stdout.write(line.rstrip("\n"))
@@ -187,6 +198,21 @@ class Command(BaseCommand):
                 pass
             time.sleep(0.2)
         raise CommandError(f"The service did not answer at {url} in time.")
+
+    def _guest(self, url: str) -> str:
+        """A second, ordinary user (registered through the API), who cannot see the admin's
+        storage: restoring the backup as them shows a task that is not connected."""
+        password = secrets.token_urlsafe(12)
+        body = {
+            "username": GUEST,
+            "email": f"{GUEST}@localhost",
+            "password1": password,
+            "password2": password,
+        }
+        answer = requests.post(f"{url}/api/auth/register", json=body, timeout=60)
+        if answer.status_code >= 400:
+            raise CommandError(f"Registering the demo's second user failed: {answer.text}")
+        return password
 
     def _populate(
         self, url: str, username: str, password: str, endpoint: str, count: int
@@ -243,28 +269,41 @@ class Command(BaseCommand):
         raise CommandError("Creating the demo task took too long.")
 
     def _instructions(
-        self, url: str, username: str, password: str, storage: dict, task: dict, data_dir: Path
+        self,
+        url: str,
+        admin: tuple[str, str],
+        guest: tuple[str, str],
+        endpoint: str,
+        storage: dict,
+        task: dict,
+        data_dir: Path,
     ) -> None:
         task_id = task["id"]
+        port = url.rsplit(":", 1)[1]
         lines = [
             "",
-            self.style.SUCCESS(f"The demo is ready at {url}/  (log in as {username} / {password})"),
-            f'  Cloud storage #{storage["id"]} "Demo bucket" and task #{task_id} "Demo street"',
+            self.style.SUCCESS(f"The demo is ready at {url}/  (log in as {admin[0]} / {admin[1]})"),
+            f'  Cloud storage #{storage["id"]} "Demo bucket" and task #{task_id} "Demo street";',
+            f"  a second user, {guest[0]} / {guest[1]}, owns nothing yet.",
             "",
             "In the browser:",
             f"  1. Open {url}/tasks/{task_id}: its frames come from the bucket.",
             '  2. Export it with "Lightweight backup" on and download the archive (a few KB:',
             "     the manifest, not the images).",
-            f"  3. Restore it on {url}/restore: the new task says it is not connected.",
-            '  4. On the restored task, choose "Demo bucket" and connect: the service checks',
-            "     that every image is there before it accepts; the frames show again.",
+            f'  3. Restore it on {url}/restore: the new task is connected to "Demo bucket" at',
+            "     once (the backup names its storage, and the service checked the bucket first).",
+            f"  4. Log out, log in as {guest[0]} and restore the same file: {guest[0]} cannot see",
+            '     "Demo bucket", so the task says "not connected". On Cloud storages add an',
+            f"     Amazon S3 storage: bucket {BUCKET}, key {KEY}, secret {SECRET}, endpoint",
+            f"     {endpoint}. Choose it on the task: the service checks that every image is",
+            "     there before it accepts, and the frames show again.",
             "",
             "From a shell:",
-            f"  export PASS={password}",
-            f"  cvat-cli --server-host http://127.0.0.1 --server-port {url.rsplit(':', 1)[1]} \\",
-            f"    --auth {username} task ls",
-            f"  cvat-cli --server-host http://127.0.0.1 --server-port {url.rsplit(':', 1)[1]} \\",
-            f"    --auth {username} task backup {task_id} demo-full-backup.zip",
+            f"  export PASS={admin[1]}",
+            f"  cvat-cli --server-host http://127.0.0.1 --server-port {port} --auth {admin[0]} \\",
+            "    task ls",
+            f"  cvat-cli --server-host http://127.0.0.1 --server-port {port} --auth {admin[0]} \\",
+            f"    task backup {task_id} demo-full-backup.zip",
             f"  CVAT_LITE_DATA_DIR={data_dir} cvat-lite backup export --task {task_id} \\",
             "    --lightweight --output .",
             "",
