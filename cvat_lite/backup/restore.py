@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 
 from cvat_lite.backup.archive import ArchiveReader
-from cvat_lite.backup.format import read_project_json, task_folders
+from cvat_lite.backup.format import guide_note, read_project_json, task_folders
 from cvat_lite.backup.limits import Limits
 from cvat_lite.backup.relink import relink_auto
 from cvat_lite.backup.restore_plan import TaskPlan, plan_task
@@ -97,13 +97,15 @@ def backup_restore_task(
                     workspace=workspace,
                     progress=_part(report, STAGED, WRITTEN),
                 )
+    notes = plan.spec.notes
     if not plan.lightweight:
-        return RestoreOutcome(task, True, TASK_RESTORED)
+        return RestoreOutcome(task, True, _noted(TASK_RESTORED, notes))
     storage = _relink(task, plan, owner)
     report(1.0, force=True)
     if storage is None:
-        return RestoreOutcome(task, False, TASK_UNLINKED.format(id=task.id))
-    return RestoreOutcome(task, True, TASK_LINKED.format(name=storage.display_name, id=storage.id))
+        return RestoreOutcome(task, False, _noted(TASK_UNLINKED.format(id=task.id), notes))
+    message = TASK_LINKED.format(name=storage.display_name, id=storage.id)
+    return RestoreOutcome(task, True, _noted(message, notes))
 
 
 def backup_restore_project(
@@ -117,6 +119,8 @@ def backup_restore_project(
         plans = [
             plan_task(reader, prefix, project_labels=spec.labels) for prefix in task_folders(reader)
         ]
+        guide = guide_note(reader)
+        notes = [*([guide] if guide is not None else []), *(n for p in plans for n in p.spec.notes)]
         report(CHECKED)
         with Workspace() as workspace:
             staged = _stage(reader, plans, workspace, report)
@@ -156,7 +160,13 @@ def backup_restore_project(
         message += PROJECT_LINKED.format(count=linked)
     if unlinked:
         message += PROJECT_UNLINKED.format(count=unlinked, id=project.id)
-    return RestoreOutcome(project, unlinked == 0, message)
+    return RestoreOutcome(project, unlinked == 0, _noted(message, notes))
+
+
+def _noted(message: str, notes: list[str]) -> str:
+    """``message`` followed by what the restore left out of the archive (``TaskSpec.notes``):
+    CVAT ignores such keys silently; the user hears of it here."""
+    return " ".join([message, *notes])
 
 
 def _part(report: Callable, start: float, end: float) -> Callable[[float], None]:

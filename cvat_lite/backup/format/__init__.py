@@ -37,6 +37,7 @@ from cvat_lite.backup.format.base import (
 from cvat_lite.backup.format.layout import (
     TaskLayout,
     check_task_layout,
+    guide_note,
     read_annotations_json,
     read_project_json,
     read_task_json,
@@ -54,6 +55,7 @@ from cvat_lite.backup.format.task import (
     TaskSpec,
     build_project_json,
     build_task_json,
+    complete_task_spec,
     parse_project_json,
     parse_task_json,
 )
@@ -82,6 +84,8 @@ __all__ = [
     "build_project_json",
     "build_task_json",
     "check_task_layout",
+    "complete_task_spec",
+    "guide_note",
     "max_frame",
     "parse_annotations_json",
     "parse_project_json",
