@@ -200,3 +200,12 @@ def test_an_annotation_guide_is_noted_for_a_task_and_a_project(tmp_path, user):
         ]
     )
     assert Task.objects.filter(project=outcome.obj).count() == 2
+
+
+def test_a_share_task_written_as_share_restores_with_its_media(tmp_path, user):
+    # CVAT up to 2.51 wrote tasks on a file share with storage "share" and their media inside.
+    backup = task_backup(3).edit_json("task.json", lambda doc: doc["data"].update(storage="share"))
+    outcome = _restore(backup, tmp_path, user)
+    data = outcome.obj.data
+    assert (data.storage, data.size) == ("local", 3)
+    assert outcome.message == TASK_RESTORED
