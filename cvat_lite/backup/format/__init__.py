@@ -10,7 +10,9 @@ Leniency, as in CVAT: unknown keys are ignored (unknown top-level keys of task.j
 ``TaskSpec.extra`` and written back); optional keys CVAT did not always write get CVAT's
 defaults (without ``data.stop_frame`` the task spans the manifest: ``complete_task_spec``).
 What CVAT wrote and a restore does not keep is listed in ``TaskSpec.notes`` (for the request's
-message) instead of being dropped silently; docs/cvat-differences.md lists each case. Not checked here: that the frames exist in the manifest (the importer compares
+message) instead of being dropped silently; docs/cvat-differences.md lists each case.
+
+Not checked here: that the frames exist in the manifest (the importer compares
 ``DataSpec.frame_count`` and ``max_frame`` with it) and that jobs do not overlap (annotation
 jobs overlap by ``overlap``; consensus replicas repeat their parent's range; ground-truth jobs
 pick arbitrary frames).
