@@ -217,3 +217,26 @@ def test_lightweight_relinks_to_its_bucket_and_serves_identical_frames(
             served = _frame(api, task_id, number)
             assert served.status_code == 200, (number, served.content[:300])
             assert served.content == objects[name], (number, name)
+
+
+def test_a_round_trip_through_cvat_lite_keeps_everything(api, drain, tmp_path, archived):
+    """Restored here, backed up here (lightweight when the archive is: its tasks are not
+    linked), restored again: still every job, frame, label and annotation of CVAT's archive."""
+    request, _ = _restore(api, drain, archived)
+    lightweight = any(task.lightweight for task in archived.tasks)
+    url = f"/api/{archived.target}s/{request['result_id']}/backup/export"
+    response = api.post(url + ("?lightweight=true" if lightweight else ""))
+    assert response.status_code == 202, response.content
+    drain("export")
+    export = _get(api, f"/api/requests/{response.json()['rq_id']}")
+    assert export["status"] == "finished", export["message"]
+    path = tmp_path / f"again-{archived.path.name}"
+    path.write_bytes(b"".join(api.get(export["result_url"]).streaming_content))
+
+    again = Archived(path=path, project=archived.project, tasks=archived.tasks, members=[])
+    _, task_ids = _restore(api, drain, again)
+    for task, task_id in zip(archived.tasks, task_ids, strict=True):
+        _compare_task(api, archived, task, task_id)
+        if not task.lightweight:
+            for number, (name, _, _) in enumerate(task.frames):
+                assert _frame(api, task_id, number).content == task.media[name], (number, name)
