@@ -119,8 +119,9 @@ def backup_restore_project(
         plans = [
             plan_task(reader, prefix, project_labels=spec.labels) for prefix in task_folders(reader)
         ]
-        guide = guide_note(reader)
-        notes = [*([guide] if guide is not None else []), *(n for p in plans for n in p.spec.notes)]
+        notes = [note for plan in plans for note in plan.spec.notes]
+        if (guide := guide_note(reader)) is not None:
+            notes.insert(0, guide)  # the project's own guide first
         report(CHECKED)
         with Workspace() as workspace:
             staged = _stage(reader, plans, workspace, report)

@@ -323,7 +323,7 @@ def _job(obj: Fields) -> JobSpec:
     return job
 
 
-def replicas_per_job(jobs: list[JobSpec]) -> int:
+def _replicas_per_job(jobs: list[JobSpec]) -> int:
     """Consensus replicas per annotation job as CVAT counts them on restore: each replica
     belongs to the job listed before it; the task's number is the smallest count of an
     annotation job."""
@@ -353,7 +353,7 @@ def parse_task_json(obj: Any, *, what: str = TASK_JSON) -> TaskSpec:
     data = _data(data_doc)
     origin = doc.maybe("cloud_storage", lambda key: _origin(doc.child(key)))
     jobs = [_job(job) for job in doc.objects("jobs")]
-    derived = replicas_per_job(jobs)
+    derived = _replicas_per_job(jobs)
     given = doc.maybe("consensus_replicas", doc.integer)
     spec = TaskSpec(
         version=version,
