@@ -337,6 +337,8 @@ class _Names:
     def shape(self, obj: dict[str, Any], *, top: bool = True) -> dict[str, Any]:
         result = {**self.geometry(obj), **self.common(obj)}
         result["attributes"] = self.attributes(obj.get("attributes", []))
+        if obj.get("score") is not None:
+            result["score"] = obj["score"]
         if top:
             result["elements"] = [self.shape(e, top=False) for e in obj.get("elements", [])]
         result["label"] = self.labels[obj["label_id"]]

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 
 from cvat_lite.backup.archive import ArchiveReader
-from cvat_lite.backup.format import read_project_json, task_folders
+from cvat_lite.backup.format import guide_note, read_project_json, task_folders
 from cvat_lite.backup.limits import Limits
 from cvat_lite.backup.relink import relink_auto
 from cvat_lite.backup.restore_plan import TaskPlan, plan_task
@@ -108,13 +108,15 @@ def backup_restore_task(
                     workspace=workspace,
                     progress=_part(report, STAGED, WRITTEN),
                 )
+    notes = plan.spec.notes
     if not plan.lightweight:
-        return RestoreOutcome(task, True, TASK_RESTORED)
+        return RestoreOutcome(task, True, _noted(TASK_RESTORED, notes))
     storage = _relink(task, plan, owner)
     report(1.0, force=True)
     if storage is None:
-        return RestoreOutcome(task, False, TASK_UNLINKED)
-    return RestoreOutcome(task, True, TASK_LINKED.format(name=storage.display_name))
+        return RestoreOutcome(task, False, _noted(TASK_UNLINKED, notes))
+    message = TASK_LINKED.format(name=storage.display_name)
+    return RestoreOutcome(task, True, _noted(message, notes))
 
 
 def backup_restore_project(
@@ -128,6 +130,9 @@ def backup_restore_project(
         plans = [
             plan_task(reader, prefix, project_labels=spec.labels) for prefix in task_folders(reader)
         ]
+        notes = [note for plan in plans for note in plan.spec.notes]
+        if (guide := guide_note(reader)) is not None:
+            notes.insert(0, guide)  # the project's own guide first
         report(CHECKED)
         with Workspace() as workspace:
             staged = _stage(reader, plans, workspace, report)
@@ -167,7 +172,13 @@ def backup_restore_project(
         message += PROJECT_LINKED.format(tasks=counted(linked, "lightweight task"))
     if unlinked:
         message += PROJECT_UNLINKED.format(tasks=counted(unlinked, "lightweight task"))
-    return RestoreOutcome(project, unlinked == 0, message)
+    return RestoreOutcome(project, unlinked == 0, _noted(message, notes))
+
+
+def _noted(message: str, notes: list[str]) -> str:
+    """``message`` followed by what the restore left out of the archive (``TaskSpec.notes``):
+    CVAT ignores such keys silently; the user hears of it here."""
+    return " ".join([message, *notes])
 
 
 def _part(report: Callable, start: float, end: float) -> Callable[[float], None]:

@@ -137,10 +137,10 @@ def _check_image_count(spec: TaskSpec, count: int, prefix: str) -> None:
         raise ArchiveError(
             TOO_MANY_IMAGES.format(what=what, count=count, limit=settings.MAX_TASK_IMAGES)
         )
-    if count <= spec.data.stop_frame:
+    if count <= spec.data.stop:
         raise ArchiveError(
             TOO_FEW_IMAGES.format(
-                what=what, count=count, task=prefix + TASK_JSON, stop=spec.data.stop_frame
+                what=what, count=count, task=prefix + TASK_JSON, stop=spec.data.stop
             )
         )
 

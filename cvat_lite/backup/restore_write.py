@@ -187,7 +187,7 @@ def _create_data(reader: ArchiveReader, plan: TaskPlan, progress: Progress) -> D
         chunk_size=min(spec.chunk_size or DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE),
         image_quality=spec.image_quality,
         start_frame=spec.start_frame,
-        stop_frame=spec.stop_frame,
+        stop_frame=spec.stop,
         frame_filter=spec.frame_filter,
         sorting_method=spec.sorting_method,
         deleted_frames=sorted(set(spec.deleted_frames)),

@@ -8,7 +8,11 @@ inverses and write CVAT's key sets in CVAT's key order, so CVAT restores our bac
 
 Leniency, as in CVAT: unknown keys are ignored (unknown top-level keys of task.json are kept in
 ``TaskSpec.extra`` and written back); optional keys CVAT did not always write get CVAT's
-defaults. Not checked here: that the frames exist in the manifest (the importer compares
+defaults (without ``data.stop_frame`` the task spans the manifest: ``complete_task_spec``).
+What CVAT wrote and a restore does not keep is listed in ``TaskSpec.notes`` (for the request's
+message) instead of being dropped silently; docs/cvat-differences.md lists each case.
+
+Not checked here: that the frames exist in the manifest (the importer compares
 ``DataSpec.frame_count`` and ``max_frame`` with it) and that jobs do not overlap (annotation
 jobs overlap by ``overlap``; consensus replicas repeat their parent's range; ground-truth jobs
 pick arbitrary frames).
@@ -37,6 +41,7 @@ from cvat_lite.backup.format.base import (
 from cvat_lite.backup.format.layout import (
     TaskLayout,
     check_task_layout,
+    guide_note,
     read_annotations_json,
     read_project_json,
     read_task_json,
@@ -54,6 +59,7 @@ from cvat_lite.backup.format.task import (
     TaskSpec,
     build_project_json,
     build_task_json,
+    complete_task_spec,
     parse_project_json,
     parse_task_json,
 )
@@ -82,6 +88,8 @@ __all__ = [
     "build_project_json",
     "build_task_json",
     "check_task_layout",
+    "complete_task_spec",
+    "guide_note",
     "max_frame",
     "parse_annotations_json",
     "parse_project_json",

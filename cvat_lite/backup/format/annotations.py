@@ -29,6 +29,9 @@ LABEL_UNDEFINED = "{what}: label {name} is not defined."
 SUBLABEL_UNDEFINED = "{what}: label {name} is not a sublabel of {parent}."
 ATTRIBUTE_UNDEFINED = "{what}: attribute {name} is not defined for label {label}."
 ELEMENTS_NOT_ALLOWED = "{what}: {field} must be empty: elements cannot have elements."
+INTERVALS_NOT_SUPPORTED = (
+    "{what}: {field} must be empty: audio interval annotations are not supported here."
+)
 
 
 @dataclass
@@ -129,6 +132,8 @@ class _Annotations:
         label = self.label(obj, parent)
         result = {**self.geometry(obj), **self.common(obj)}
         result["attributes"] = self.attributes(obj, label)
+        if obj.get("score", None) is not None:  # CVAT writes it since 2.63
+            result["score"] = obj.number("score", 1.0, minimum=0, maximum=1)
         result |= self.elements(obj, parent, label, self.shape)
         result["label"] = label[0]
         return result
@@ -180,6 +185,8 @@ def parse_annotations_json(
     jobs = []
     for index, item in enumerate(obj):
         job = Fields(what, f"[{index}]", item)
+        if job.items("intervals", []):  # CVAT's audio tasks, which cvat_lite does not have
+            raise job.fail(INTERVALS_NOT_SUPPORTED, "intervals")
         jobs.append(
             JobAnnotationsSpec(
                 version=job.integer("version", 0),

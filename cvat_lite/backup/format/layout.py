@@ -16,7 +16,13 @@ from cvat_lite.backup.format.base import (
     TASK_FOLDER,
     TASK_JSON,
 )
-from cvat_lite.backup.format.task import ProjectSpec, TaskSpec, parse_project_json, parse_task_json
+from cvat_lite.backup.format.task import (
+    ProjectSpec,
+    TaskSpec,
+    complete_task_spec,
+    parse_project_json,
+    parse_task_json,
+)
 from cvat_lite.errors import ArchiveError, ManifestError
 from cvat_lite.media.manifest import ManifestEntry, read_manifest
 from cvat_lite.media.paths import shown
@@ -27,6 +33,11 @@ LIGHTWEIGHT_EXTRA = "A lightweight backup may only contain {manifest}; found {na
 MISSING_MEDIA = "The backup says it is full but lacks media: {name}."
 EXPECTED_LIGHTWEIGHT = "The backup is a full one; a lightweight backup was expected."
 EXPECTED_FULL = "The backup is a lightweight one; a full backup was expected."
+GUIDE = "annotation_guide.md"
+ASSETS_DIR = "assets/"
+NOTE_GUIDE = (
+    "{name} and its {assets} asset(s) were not restored: cvat_lite keeps no annotation guides."
+)
 
 _TASK_FOLDER = re.compile(r"task_(0|[1-9][0-9]{0,8})/")
 
@@ -100,7 +111,9 @@ def check_task_layout(
     (every line validated; repeated images allowed: CVAT's honeypots). A lightweight backup
     (``data.storage == "cloud_storage"``) has nothing else under ``data/``; a full one has
     every image the manifest names at ``data/<path>``. Other members (CVAT's ``task/``,
-    ``annotation_guide.md``, ``assets/``, related images) are tolerated and ignored.
+    ``annotation_guide.md``, ``assets/``, related images) are tolerated and ignored; an
+    annotation guide is named in ``spec.notes``. Without ``data.stop_frame`` the task's frames
+    are the manifest's images (``complete_task_spec``).
 
     ``on_entry(spec, entry)`` is called with every manifest entry once it is checked, so that
     a caller that needs the entries too reads the manifest only once."""
@@ -129,4 +142,17 @@ def check_task_layout(
         except ManifestError as error:
             error.extra["member"] = manifest
             raise
+    complete_task_spec(spec, count, what=prefix + TASK_JSON)
+    if (note := guide_note(reader, prefix)) is not None:
+        spec.notes.append(note)
     return TaskLayout(prefix=prefix, spec=spec, image_count=count)
+
+
+def guide_note(reader: ArchiveReader, prefix: str = "") -> str | None:
+    """The note saying that the annotation guide at ``prefix`` (CVAT's ``annotation_guide.md``
+    and its ``assets/``) is not restored; None when there is none."""
+    if not reader.has(prefix + GUIDE):
+        return None
+    assets = prefix + ASSETS_DIR
+    count = sum(1 for name in reader.names() if name.startswith(assets) and name != assets)
+    return NOTE_GUIDE.format(name=prefix + GUIDE, assets=count)

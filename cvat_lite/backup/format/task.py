@@ -12,6 +12,7 @@ from cvat_lite.backup.format.base import (
     PROJECT_JSON,
     SHAPE_TYPES,
     TASK_JSON,
+    WRONG_TYPE,
     Fields,
     check_version,
     root,
@@ -49,6 +50,21 @@ NO_ANNOTATION_JOB = "{what}: 'jobs' must list at least one annotation job."
 DUPLICATE_LABEL = "{what}: the label {name} is defined more than once."
 DUPLICATE_ATTRIBUTE = "{what}: the label {label} defines the attribute {name} more than once."
 SUBLABELS_NOT_ALLOWED = "{what}: {field} must be empty: only skeleton labels have sublabels."
+START_PAST_IMAGES = (
+    "{what}: 'data.start_frame' is {start}, but the manifest lists {count} images (0..{last})."
+)
+FILE_MAPPING_MISMATCH = (
+    "{what}: 'data.job_file_mapping' does not list the files of the annotation jobs "
+    "('jobs[i].files')."
+)
+# Notes: what a restore leaves out, said in the request's message.
+NOTE_FILE_MAPPING = (
+    "{what}: 'data.job_file_mapping' was ignored: without 'data.custom_segments' the jobs "
+    "follow the segment size."
+)
+NOTE_FILE_SYSTEM = (
+    "{what}: 'data.storage_method' \"file_system\" was not kept: frames are served from the cache."
+)
 
 
 # --- specs -------------------------------------------------------------------------------------
@@ -77,8 +93,11 @@ class LabelSpec:
 class DataSpec:
     chunk_size: int | None
     image_quality: int
-    start_frame: int
-    stop_frame: int
+    start_frame: int = 0
+    # None until the manifest is counted: CVAT leaves start_frame, stop_frame and frame_filter
+    # out of task.json when the manifest it wrote lists exactly the task's frames (then the
+    # task's frames are the manifest's images; see ``complete_task_spec``).
+    stop_frame: int | None = None
     frame_filter: str = ""
     sorting_method: str = "lexicographical"
     deleted_frames: list[int] = field(default_factory=list)
@@ -93,10 +112,17 @@ class DataSpec:
         return parse_frame_filter(self.frame_filter)
 
     @property
+    def stop(self) -> int:
+        """``stop_frame``, once it is known (``complete_task_spec``)."""
+        if self.stop_frame is None:
+            raise ValueError("stop_frame is not known before the manifest is counted")
+        return self.stop_frame
+
+    @property
     def frame_count(self) -> int:
         """The task's frames (0..frame_count-1): the manifest's images start_frame..stop_frame,
-        every ``step``-th."""
-        return len(range(self.start_frame, self.stop_frame + 1, self.step))
+        every ``step``-th. Only once ``stop_frame`` is known (``complete_task_spec``)."""
+        return len(range(self.start_frame, self.stop + 1, self.step))
 
 
 @dataclass
@@ -133,6 +159,8 @@ class TaskSpec:
     consensus_replicas: int = 0
     origin: OriginSpec | None = None  # lightweight backups only
     extra: dict[str, Any] = field(default_factory=dict)  # unknown top-level keys
+    # What a restore leaves out of the archive's task.json, for the request's message.
+    notes: list[str] = field(default_factory=list, compare=False)
 
     @property
     def lightweight(self) -> bool:
@@ -228,8 +256,8 @@ def _data(obj: Fields) -> DataSpec:
     data = DataSpec(
         chunk_size=obj.maybe("chunk_size", lambda key: obj.integer(key, minimum=1)),
         image_quality=obj.integer("image_quality", minimum=0, maximum=100),
-        start_frame=obj.integer("start_frame"),
-        stop_frame=obj.integer("stop_frame"),
+        start_frame=obj.integer("start_frame", 0),
+        stop_frame=obj.maybe("stop_frame", obj.integer),
         frame_filter=obj.string("frame_filter", "", limit=MAX_FRAME_FILTER),
         sorting_method=obj.choice("sorting_method", SORTING_METHODS, "lexicographical"),
         deleted_frames=obj.frames("deleted_frames", []),
@@ -239,23 +267,42 @@ def _data(obj: Fields) -> DataSpec:
         custom_segments=obj.boolean("custom_segments", False),
         validation_layout=obj.maybe("validation_layout", lambda key: obj.child(key).value),
     )
-    if data.stop_frame < data.start_frame:
+    if data.stop_frame is not None and data.stop_frame < data.start_frame:
         raise obj.fail(STOP_BEFORE_START, "stop_frame")
     try:
         parse_frame_filter(data.frame_filter)
     except BadRequest:
         raise obj.fail(BAD_FRAME_FILTER, "frame_filter") from None
-    for index, frame in enumerate(data.deleted_frames):
-        _check_frame(obj, f"deleted_frames[{index}]", frame, data.frame_count)
     return data
 
 
-def _check_frame(obj: Fields, key: str, frame: int, count: int) -> None:
+def _file_mapping(obj: Fields) -> list[list[str]] | None:
+    """CVAT's ``data.job_file_mapping`` (the files of each annotation job), if present."""
+    value = obj.maybe("job_file_mapping", obj.items)
+    if value is not None and not all(
+        isinstance(job, list) and all(isinstance(name, str) for name in job) for job in value
+    ):
+        raise obj.fail(WRONG_TYPE, "job_file_mapping", kind="a list of lists of strings")
+    return value
+
+
+def _check_frame(what: str, key: str, frame: int, count: int) -> None:
     if frame >= count:
-        raise obj.fail(FRAME_OUT_OF_RANGE, key, last=count - 1)
+        raise ArchiveError(FRAME_OUT_OF_RANGE.format(what=what, field=shown(key), last=count - 1))
 
 
-def _job(obj: Fields, frame_count: int) -> JobSpec:
+def _check_frames(spec: TaskSpec, what: str) -> None:
+    """Every frame task.json names is a task frame (once ``stop_frame`` is known)."""
+    count = spec.data.frame_count
+    for index, frame in enumerate(spec.data.deleted_frames):
+        _check_frame(what, f"data.deleted_frames[{index}]", frame, count)
+    for index, job in enumerate(spec.jobs):
+        _check_frame(what, f"jobs[{index}].stop_frame", job.stop_frame, count)
+        for position, frame in enumerate(job.frames or []):
+            _check_frame(what, f"jobs[{index}].frames[{position}]", frame, count)
+
+
+def _job(obj: Fields) -> JobSpec:
     job = JobSpec(
         start_frame=obj.integer("start_frame"),
         stop_frame=obj.integer("stop_frame"),
@@ -270,13 +317,23 @@ def _job(obj: Fields, frame_count: int) -> JobSpec:
         raise obj.fail(STOP_BEFORE_START, "stop_frame")
     if job.frames == []:
         raise obj.fail(EMPTY, "frames")
-    _check_frame(obj, "stop_frame", job.stop_frame, frame_count)
-    for index, frame in enumerate(job.frames or []):
-        _check_frame(obj, f"frames[{index}]", frame, frame_count)
     for index, name in enumerate(job.files or []):
         if (reason := path_problem(name)) is not None:
             raise obj.fail(BAD_FILE, f"files[{index}]", reason=reason)
     return job
+
+
+def _replicas_per_job(jobs: list[JobSpec]) -> int:
+    """Consensus replicas per annotation job as CVAT counts them on restore: each replica
+    belongs to the job listed before it; the task's number is the smallest count of an
+    annotation job."""
+    counts: list[tuple[str, int]] = []
+    for job in jobs:
+        if job.type != "consensus_replica":
+            counts.append((job.type, 0))
+        elif counts:
+            counts[-1] = (counts[-1][0], counts[-1][1] + 1)
+    return min((count for kind, count in counts if kind == "annotation"), default=0)
 
 
 def _origin(obj: Fields) -> OriginSpec:
@@ -288,11 +345,16 @@ def _origin(obj: Fields) -> OriginSpec:
 
 
 def parse_task_json(obj: Any, *, what: str = TASK_JSON) -> TaskSpec:
-    """The task described by a task.json document (see the module docstring)."""
+    """The task described by a task.json document (see the module docstring). Without
+    ``data.stop_frame`` the frames are checked by ``complete_task_spec``."""
     doc = root(obj, what)
     version = check_version(doc)
-    data = _data(doc.child("data"))
+    data_doc = doc.child("data")
+    data = _data(data_doc)
     origin = doc.maybe("cloud_storage", lambda key: _origin(doc.child(key)))
+    jobs = [_job(job) for job in doc.objects("jobs")]
+    derived = _replicas_per_job(jobs)
+    given = doc.maybe("consensus_replicas", doc.integer)
     spec = TaskSpec(
         version=version,
         name=doc.string("name", limit=MAX_NAME, empty=False),
@@ -300,15 +362,55 @@ def parse_task_json(obj: Any, *, what: str = TASK_JSON) -> TaskSpec:
         status=doc.choice("status", STATUSES, "annotation"),
         subset=doc.string("subset", "", limit=MAX_SUBSET),
         labels=_labels(doc),
-        consensus_replicas=doc.integer("consensus_replicas", 0),
+        # CVAT up to 2.58 wrote the key; later ones count the replicas in 'jobs'.
+        consensus_replicas=derived if given is None else given,
         data=data,
-        jobs=[_job(job, data.frame_count) for job in doc.objects("jobs")],
+        jobs=jobs,
         origin=origin if data.storage == LIGHTWEIGHT_STORAGE else None,
         extra={key: value for key, value in obj.items() if key not in _TASK_KEYS},
     )
     if not any(job.type == "annotation" for job in spec.jobs):
         raise ArchiveError(NO_ANNOTATION_JOB.format(what=what))
+    _check_file_mapping(spec, _file_mapping(data_doc), what)
+    if data.storage_method == "file_system":
+        spec.notes.append(NOTE_FILE_SYSTEM.format(what=what))
+    if data.stop_frame is not None:
+        _check_frames(spec, what)
     return spec
+
+
+def _check_file_mapping(spec: TaskSpec, mapping: list[list[str]] | None, what: str) -> None:
+    """CVAT never writes ``data.job_file_mapping`` (a write-only field of its API) but
+    accepts it: with custom segments it must agree with the jobs' files, else it is ignored
+    (as CVAT does)."""
+    if mapping is None:
+        return
+    if not spec.data.custom_segments:
+        spec.notes.append(NOTE_FILE_MAPPING.format(what=what))
+        return
+    files = [job.files for job in spec.jobs if job.type == "annotation"]
+    if files != mapping:
+        raise ArchiveError(FILE_MAPPING_MISMATCH.format(what=what))
+
+
+def complete_task_spec(spec: TaskSpec, image_count: int, *, what: str = TASK_JSON) -> None:
+    """Once the manifest is counted: a task.json without ``data.stop_frame`` (CVAT's backups
+    with a filtered manifest, since 2.52) spans the manifest's images from ``start_frame`` to
+    the last one reachable with the step, as CVAT restores it; then every frame task.json
+    names is checked against the task's frames."""
+    data = spec.data
+    if data.stop_frame is not None:
+        return
+    if data.start_frame >= image_count:
+        raise ArchiveError(
+            START_PAST_IMAGES.format(
+                what=what, start=data.start_frame, count=image_count, last=image_count - 1
+            )
+        )
+    data.stop_frame = (
+        data.start_frame + (image_count - 1 - data.start_frame) // data.step * data.step
+    )
+    _check_frames(spec, what)
 
 
 def _data_json(data: DataSpec) -> dict[str, Any]:
@@ -316,8 +418,9 @@ def _data_json(data: DataSpec) -> dict[str, Any]:
         "chunk_size": data.chunk_size,
         "image_quality": data.image_quality,
         "start_frame": data.start_frame,
-        "stop_frame": data.stop_frame,
     }
+    if data.stop_frame is not None:
+        result["stop_frame"] = data.stop_frame
     if data.frame_filter:
         result["frame_filter"] = data.frame_filter
     result |= {
