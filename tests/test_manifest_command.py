@@ -3,6 +3,7 @@ manifest CVAT's own tool wrote for the same 50 images (shared/interop/cvat-2.73/
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -211,6 +212,14 @@ def test_output_file_stdout_progress_and_refusals(s3_emulator, user, tmp_path):
     assert not (tmp_path / "none.jsonl").exists()
     with pytest.raises(CommandError, match=r"Cloud storage #0 does not exist\."):
         run("--cloud-storage", "0", "--output", "-")
+    # the storage's own prefix attribute is the default folder
+    config = bucket.config
+    scoped_config = dataclasses.replace(config, attributes={**config.attributes, "prefix": "a"})
+    scoped = storage_row(user, scoped_config)
+    code, out, _ = run("--cloud-storage", str(scoped.id), "--output", "-")
+    assert code == 0
+    assert out.encode() == _without_checksums(CVAT_MANIFEST.read_bytes())
+
     missing = storage_row(user, s3_emulator.config("no-such-bucket"))
     with pytest.raises(CommandError, match="The bucket 'no-such-bucket' cannot be read"):
         run("--cloud-storage", str(missing.id), "--output", "-")
