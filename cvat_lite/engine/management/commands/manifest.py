@@ -103,8 +103,14 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True)
         create = actions.add_parser("create", help="List a prefix and write its manifest.")
         source = create.add_mutually_exclusive_group(required=True)
-        source.add_argument("--cloud-storage", type=int, metavar="ID", dest="storage_id")
-        source.add_argument("--provider", choices=sorted(PROVIDERS))
+        source.add_argument(
+            "--cloud-storage", type=int, metavar="ID", dest="storage_id",
+            help="a cloud storage kept in the database",
+        )  # fmt: skip
+        source.add_argument(
+            "--provider", choices=sorted(PROVIDERS),
+            help="connect directly (credentials from the provider's environment variables)",
+        )  # fmt: skip
         create.add_argument("--resource", help="bucket or container (with --provider)")
         create.add_argument("--endpoint-url", help="a custom endpoint (with --provider)")
         create.add_argument("--region", help="S3 region (with --provider)")
@@ -158,6 +164,8 @@ class Command(BaseCommand):
         content = io.BytesIO()
         count = write_manifest(result.entries, content, validated=True, ascii_only=True)
         if upload is not None:
+            if not overwrite and _exists(provider, upload):  # written while we listed
+                raise CommandError(EXISTS.format(what=f"The object '{upload}'"))
             size = content.tell()
             content.seek(0)
             provider.upload(upload, content, size)
