@@ -11,9 +11,13 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.s3.models import s3_backends
 from PIL import Image
 
 from cvat_lite.cloud.base import ObjectInfo
+from cvat_lite.media.manifest import read_manifest, write_manifest
+from cvat_lite.media.manifest_scan import manifest_scan
 from tests.api.media_helpers import storage_row
 from tests.fixtures.emulators import LOOPBACK_ALLOWLIST, Azurite, EmulatedBucket, MotoS3
 
@@ -110,8 +114,6 @@ class CountingProvider:
 
 
 def test_sizes_come_from_ranged_gets_not_whole_images(cloud_bucket):
-    from cvat_lite.media.manifest_scan import manifest_scan
-
     big = io.BytesIO()
     exif = Image.Exif()
     exif[0x0112] = 8  # rotated: CVAT reports width and height swapped
@@ -225,3 +227,33 @@ def test_output_file_stdout_progress_and_refusals(s3_emulator, user, tmp_path):
     missing = storage_row(user, s3_emulator.config("no-such-bucket"))
     with pytest.raises(CommandError, match="The bucket 'no-such-bucket' cannot be read"):
         run("--cloud-storage", str(missing.id), "--output", "-")
+
+
+def test_many_objects_over_several_pages_keep_cvats_order(s3_emulator, tmp_path):
+    bucket = EmulatedBucket(s3_emulator, s3_emulator.create_bucket())
+    png = io.BytesIO()
+    Image.new("RGB", (7, 5)).save(png, "PNG")
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]  # the in-process server's: no HTTP PUTs
+    keys = [f"d{i % 7}/{i}.png" for i in range(300)]
+    keys += ["d1.png", "d1/same.jpg", "d1/same.png", "d1-x.png"]  # same name, two extensions
+    for key in keys:
+        body = (
+            CVAT_BUCKET.joinpath("img_00001.jpg").read_bytes()
+            if key.endswith(".jpg")
+            else png.getvalue()
+        )
+        backend.put_object(bucket.config.resource, key, body)
+    provider = bucket.provider()
+    provider.max_page_size = 80  # four pages
+
+    result = manifest_scan(provider, "", workers=3)
+    assert result.failures == [] and result.listed == len(keys)
+    paths = [entry.path for entry in result.entries]
+    assert paths == sorted(keys, key=lambda key: key.split("/"))
+    assert paths.index("d1/same.jpg") < paths.index("d1-x.png") < paths.index("d1.png")
+    out = io.BytesIO()
+    write_manifest(result.entries, out, ascii_only=True)
+    out.seek(0)
+    sizes = {(e.path, e.width, e.height) for e in read_manifest(out)}
+    assert ("d1/same.jpg", 64, 48) in sizes and ("d1/same.png", 7, 5) in sizes
+    assert len(sizes) == len(keys)
