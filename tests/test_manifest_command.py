@@ -18,7 +18,7 @@ from PIL import Image
 from cvat_lite.cloud.base import ObjectInfo
 from cvat_lite.media.manifest import read_manifest, write_manifest
 from cvat_lite.media.manifest_scan import manifest_scan
-from tests.api.media_helpers import storage_row
+from tests.api.media_helpers import create_data, make_task, storage_row
 from tests.fixtures.emulators import LOOPBACK_ALLOWLIST, Azurite, EmulatedBucket, MotoS3
 
 pytestmark = pytest.mark.django_db
@@ -257,3 +257,47 @@ def test_many_objects_over_several_pages_keep_cvats_order(s3_emulator, tmp_path)
     sizes = {(e.path, e.width, e.height) for e in read_manifest(out)}
     assert ("d1/same.jpg", 64, 48) in sizes and ("d1/same.png", 7, 5) in sizes
     assert len(sizes) == len(keys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_created_from_the_manifest_matches_one_created_from_the_files(
+    api, user, s3_emulator, drain
+):
+    bucket = EmulatedBucket(s3_emulator, s3_emulator.create_bucket())
+    for path in _cvat_files()[:4]:
+        bucket.put("set/" + path.name, path.read_bytes())
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated = io.BytesIO()
+    Image.effect_noise((90, 40), 50).convert("RGB").save(rotated, "JPEG", exif=exif.tobytes())
+    bucket.put("set/sub/rotated.jpg", rotated.getvalue())
+    lossless = io.BytesIO()
+    Image.new("RGBA", (33, 21)).save(lossless, "WEBP", lossless=True)
+    bucket.put("set/sub/w.webp", lossless.getvalue())
+    bucket.put("set/sub/related_images/w_webp/ctx.png", _png(5, 5))
+    storage = storage_row(user, bucket.config)
+
+    code, _, err = run("--cloud-storage", str(storage.id), "--prefix", "set",
+                       "--upload", "set/manifest.jsonl")  # fmt: skip
+    assert code == 0, err
+    from_manifest, from_files = make_task(user, "m"), make_task(user, "f")
+    body = {"server_files": ["set/manifest.jsonl"], "cloud_storage_id": storage.id}
+    assert create_data(api, from_manifest, body, drain)["status"] == "finished"
+    body = {"server_files": ["set/"], "cloud_storage_id": storage.id}
+    assert create_data(api, from_files, body, drain)["status"] == "finished"
+
+    def frames(task):
+        meta = api.get(f"/api/tasks/{task.id}/data/meta").json()
+        return sorted((f["name"], f["width"], f["height"]) for f in meta["frames"])
+
+    assert frames(from_manifest) == frames(from_files)
+    assert ("set/sub/rotated.jpg", 40, 90) in frames(from_manifest)
+    from_manifest.refresh_from_db()
+    related = from_manifest.data.images.get(path="set/sub/w.webp").related_files
+    assert list(related) == ["set/sub/related_images/w_webp/ctx.png"]
+
+
+def _png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height)).save(out, "PNG")
+    return out.getvalue()
