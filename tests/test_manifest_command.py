@@ -222,6 +222,8 @@ def test_output_file_stdout_progress_and_refusals(s3_emulator, user, tmp_path):
     assert code == 0
     assert out.encode() == _without_checksums(CVAT_MANIFEST.read_bytes())
 
+    with pytest.raises(CommandError, match=r"Cannot write .*: No such file or directory"):
+        run("--cloud-storage", sid, "--prefix", "a", "--output", str(tmp_path / "no" / "m.jsonl"))
     with pytest.raises(CommandError, match="--provider needs --resource"):
         run("--provider", "s3", "--output", "-")
     missing = storage_row(user, s3_emulator.config("no-such-bucket"))

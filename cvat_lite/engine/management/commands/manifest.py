@@ -174,7 +174,13 @@ class Command(BaseCommand):
             _stdout_write(self.stdout, content.getvalue())
             where = "stdout"
         else:
-            Path(output).write_bytes(content.getvalue())
+            try:  # "x": a file created meanwhile is not replaced either
+                with open(output, "wb" if overwrite else "xb") as file:
+                    file.write(content.getvalue())
+            except FileExistsError:
+                raise CommandError(EXISTS.format(what=output)) from None
+            except OSError as exc:
+                raise CommandError(f"Cannot write {output}: {exc.strerror}.") from None
             where = output
         self.stderr.write(f"{count} image(s) written to {where}")
 
