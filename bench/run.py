@@ -23,6 +23,9 @@ or ``--full-gb G`` for Gx10,000 objects): POST backup/export → finished → do
 the objects fetched with boto3 from 16 threads into a ZIP_STORED archive. The peak RSS is the
 worker subprocess tree's (rq forks a work horse per job).
 
+Then ``manifest create`` throughput for ``--manifest-objects`` real JPEGs against a plain
+listing of the bucket (see ``bench.manifest``).
+
 Every figure is printed as ``BENCH <name>[<N>] <value>``, ratios to floors as
 ``BENCH <name>_ratio[<N>] <x>`` (e.g. ``lightweight_export_ratio``, without the ``_s``),
 growth 10k → 100k of each time as ``BENCH <name>_growth <x>``, then a Markdown table.
@@ -40,6 +43,8 @@ import zipfile
 from pathlib import Path
 
 from bench import floors
+from bench.manifest import run_manifest
+from bench.manifest import table as manifest_table
 
 CONTENT_ALL_LIMIT = 10_000  # "all" downloads every object: measured up to this N only
 
@@ -279,6 +284,9 @@ def main() -> None:
     parser.add_argument("--images", default="1000,10000", help="comma-separated task sizes")
     parser.add_argument("--full-objects", type=int, default=2000, help="objects of 100 KB")
     parser.add_argument("--full-gb", type=float, help="the full backup of G GB (Gx10,000 objects)")
+    parser.add_argument(
+        "--manifest-objects", type=int, default=2000, help="JPEGs for `manifest create` (0: skip)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args()
     sizes = [int(part) for part in args.images.split(",") if part.strip()]
@@ -299,6 +307,8 @@ def main() -> None:
             run_size(env, (owner, other), n, results)
         if m:
             run_full(env, owner, m, results)
+        if args.manifest_objects:
+            run_manifest(env, owner, args.manifest_objects, results)
         if 10_000 in sizes and 100_000 in sizes:
             for name in TIMES:
                 growth = results.get(name, 100_000) / results.get(name, 10_000)
@@ -306,6 +316,9 @@ def main() -> None:
                 print(f"BENCH {name.removesuffix('_s')}_growth {growth:.2f}", flush=True)
         print()
         print(table(results, sizes, m))
+        if args.manifest_objects:
+            print()
+            print(manifest_table(results, args.manifest_objects))
     finally:
         env.stop()
         if args.keep:

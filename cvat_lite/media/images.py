@@ -47,6 +47,7 @@ COMPRESSED_CHUNK_EXTENSION = ".jpeg"  # CVAT's ZipCompressedChunkWriter.IMAGE_EX
 
 _FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_WEBP_EXIF_FLAG = 0x08  # in the VP8X chunk's flags
 _ORIENTATION_TAG = 0x0112
 _ROTATED = frozenset({5, 6, 7, 8})
 _MAX_SIDE = 2**31 - 1
@@ -109,6 +110,30 @@ def _png_size(head: bytes) -> tuple[int, int] | None:
     return width, height
 
 
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    """The size in a WebP's first chunk, or None to let Pillow decide (too short, malformed,
+    or an extended WebP with an EXIF chunk, whose orientation may come after the pixels).
+    Pillow opens a WebP by decoding it, so without this it needs the whole file."""
+    if len(head) < 30:
+        return None
+    chunk = head[12:16]
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":  # lossy key frame
+        width, height = struct.unpack("<HH", head[26:30])
+        width, height = width & 0x3FFF, height & 0x3FFF
+    elif chunk == b"VP8L" and head[20] == 0x2F:  # lossless
+        bits = int.from_bytes(head[21:25], "little")
+        width, height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    elif chunk == b"VP8X" and not head[20] & _WEBP_EXIF_FLAG:  # extended, no EXIF
+        width = int.from_bytes(head[24:27], "little") + 1
+        height = int.from_bytes(head[27:30], "little") + 1
+    else:
+        return None
+    if not (width and height):
+        return None
+    _check_pixels(width, height)
+    return width, height
+
+
 def _orientation(image: Image.Image) -> int:
     try:
         value = image.getexif().get(_ORIENTATION_TAG, 1)
@@ -120,11 +145,14 @@ def _orientation(image: Image.Image) -> int:
 def image_size_from_header(head: bytes, *, exif_orientation: bool = True) -> tuple[int, int] | None:
     """``(width, height)`` from the first bytes of an image, or None when ``head`` is too
     short to tell (fetch more and call again; the whole file ends the loop, see
-    ``image_size``). No pixel is decoded. PNG needs 24 bytes; JPEG needs everything up to its
-    first scan, which follows the EXIF block (tens of KB with a thumbnail). Raises
-    ``BadRequest`` only when more bytes cannot help: a bad PNG header, a decompression bomb."""
+    ``image_size``). No pixel is decoded. PNG needs 24 bytes, WebP 30 (unless it has an EXIF
+    chunk: then all of it); JPEG needs everything up to its first scan, which follows the EXIF
+    block (tens of KB with a thumbnail). Raises ``BadRequest`` only when more bytes cannot
+    help: a bad PNG header, a decompression bomb."""
     if head.startswith(_PNG_SIGNATURE):
         return _png_size(head)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and (size := _webp_size(head)):
+        return size
     try:
         image = Image.open(io.BytesIO(head), formats=_FORMATS)
     except Image.DecompressionBombError:

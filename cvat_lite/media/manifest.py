@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from json.encoder import encode_basestring
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import IO, Any
 
 from cvat_lite.errors import ManifestError
@@ -351,32 +351,40 @@ def _dumps(value: dict[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
 
 
-def _entry_line(entry: ManifestEntry) -> str:
+def _entry_line(entry: ManifestEntry, encode: Callable[[str], str] = encode_basestring) -> str:
     """``entry`` as one compact JSON line in CVAT's key order: exactly what ``json.dumps``
-    (``separators=(",", ":")``, ``ensure_ascii=False``) makes of ``_entry_to_dict(entry)``,
-    without building the dict."""
+    (``separators=(",", ":")``, ``ensure_ascii=False``, or ``True`` with
+    ``encode_basestring_ascii``) makes of ``_entry_to_dict(entry)``, without building the
+    dict."""
     line = (
-        f'{{"name":{encode_basestring(entry.name)},'
-        f'"extension":{encode_basestring(entry.extension)},'
+        f'{{"name":{encode(entry.name)},'
+        f'"extension":{encode(entry.extension)},'
         f'"width":{entry.width:d},"height":{entry.height:d}'
     )
     if entry.related_images:
-        related = ",".join(map(encode_basestring, entry.related_images))
+        related = ",".join(map(encode, entry.related_images))
         line += f',"meta":{{"related_images":[{related}]}}'
     if entry.checksum is not None:
-        line += f',"checksum":{encode_basestring(entry.checksum)}'
+        line += f',"checksum":{encode(entry.checksum)}'
     return line + "}\n"
 
 
 def write_manifest(
-    entries: Iterable[ManifestEntry], stream: IO[bytes], *, validated: bool = False
+    entries: Iterable[ManifestEntry],
+    stream: IO[bytes],
+    *,
+    validated: bool = False,
+    ascii_only: bool = False,
 ) -> int:
     """Write a version 1.1 image manifest to ``stream`` and return the number of entries.
 
     Each entry is validated as the reader would (so what is written reads back equal); an
     invalid one raises ``ManifestError`` naming its 1-based position. With ``validated``, the
     caller vouches that every entry was built by ``entry_from_key`` or read by
-    ``read_manifest`` (both validate): they are not validated a second time."""
+    ``read_manifest`` (both validate): they are not validated a second time. With
+    ``ascii_only``, non-ASCII characters are written as ``\\uXXXX`` escapes, as CVAT's
+    manifest tool writes them (``json.dumps`` defaults); the JSON read back is the same."""
+    encode = encode_basestring_ascii if ascii_only else encode_basestring
     stream.write(_dumps({"version": WRITTEN_VERSION}))
     stream.write(_dumps({"type": "images"}))
     count = 0
@@ -384,7 +392,7 @@ def write_manifest(
     for count, entry in enumerate(entries, start=1):
         if not validated:
             _check_entry(entry, count)
-        lines.append(_entry_line(entry))
+        lines.append(_entry_line(entry, encode))
         if len(lines) == WRITE_LINES:
             stream.write("".join(lines).encode("utf-8"))
             lines.clear()

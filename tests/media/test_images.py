@@ -92,6 +92,26 @@ def test_jpeg_whose_frame_header_follows_a_big_metadata_block():
     assert image_size_from_header(data[:65_536]) == SIZE
 
 
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [("RGB", {}), ("RGBA", {}), ("RGB", {"lossless": True}), ("LA", {"lossless": True})],
+)
+def test_webp_size_from_its_first_chunk_as_pillow_reads_it(mode, options):
+    for size in [SIZE, (1, 1), (16383, 3)]:
+        data = encode(Image.new(mode, size), "WEBP", **options)
+        assert image_size_from_header(data[:30]) == size, (data[12:16], size)
+        assert image_size_from_header(data[:29]) is None
+        with Image.open(io.BytesIO(data)) as opened:
+            assert opened.size == size
+
+
+def test_webp_with_exif_needs_the_whole_file_for_its_orientation():
+    data = encode(rgb(), "WEBP", exif=rotated_exif(6))
+    assert data[12:16] == b"VP8X"
+    assert image_size_from_header(data[:30]) is None
+    assert image_size(data) == SIZE[::-1]
+
+
 def test_exif_orientation_swaps_the_size_like_cvat():
     for orientation, expected in [
         (1, SIZE),
