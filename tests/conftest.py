@@ -4,6 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from tests.fixtures.interop import check_interop_mark
+
 pytest_plugins = ["tests.fixtures.backends", "tests.fixtures.emulators"]
 
 PASSWORD = "a-Strong-passw0rd"
@@ -74,3 +76,7 @@ def admin_api(admin_user) -> APIClient:
 @pytest.fixture
 def anon_api() -> APIClient:
     return APIClient()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    check_interop_mark(item)

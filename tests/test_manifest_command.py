@@ -20,12 +20,11 @@ from cvat_lite.media.manifest import read_manifest, write_manifest
 from cvat_lite.media.manifest_scan import manifest_scan
 from tests.api.media_helpers import create_data, make_task, storage_row
 from tests.fixtures.emulators import LOOPBACK_ALLOWLIST, Azurite, EmulatedBucket, MotoS3
+from tests.fixtures.interop import interop_dir
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.interop]
 
-CVAT_BUCKET = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "interop" / "cvat-2.73" / "bucket"
-)
+CVAT_BUCKET = interop_dir() / "cvat-2.73" / "bucket"
 CVAT_MANIFEST = CVAT_BUCKET / "manifest.jsonl"
 
 

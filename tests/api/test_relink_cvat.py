@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -20,10 +19,11 @@ from cvat_lite.engine.models import Data, Image, Project, Task
 from tests.api.media_helpers import create_data, make_image, make_task, storage_row
 from tests.backup.relink_helpers import link_of, put_all
 from tests.fixtures.emulators import EmulatedBucket
+from tests.fixtures.interop import interop_dir
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.interop]
 
-INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "cvat-2.73"
+INTEROP = interop_dir() / "cvat-2.73"
 BUCKET = INTEROP / "bucket"
 LIGHTWEIGHT = INTEROP / "cvat273_task_cloud_lightweight.zip"
 PROJECT_LIGHTWEIGHT = INTEROP / "cvat273_project_lightweight.zip"

@@ -25,10 +25,11 @@ from cvat_lite.engine.models import (
 )
 from cvat_lite.requests.models import Request
 from cvat_lite.uploads.models import Upload
+from tests.fixtures.interop import interop_dir, missing_corpus
 
 from .archives import LABELS, Backup, task_backup
 
-INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "interop"
+INTEROP = interop_dir()
 CVAT_BACKUP = INTEROP / "task_30_backup_pre_consensus_replica_removal.zip"
 
 MODELS = (
@@ -38,13 +39,8 @@ MODELS = (
 
 
 def cvat_backup_path() -> Path:
-    import pytest
-
     if not CVAT_BACKUP.is_file():
-        pytest.fail(
-            f"The CVAT backup is missing: expected {CVAT_BACKUP} (shared/ beside the clone).",
-            pytrace=False,
-        )
+        missing_corpus(f"The CVAT backup {CVAT_BACKUP}")
     return CVAT_BACKUP
 
 

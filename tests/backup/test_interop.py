@@ -16,17 +16,16 @@ from cvat_lite.backup.format import (
     read_annotations_json,
 )
 from cvat_lite.media.manifest import read_manifest
+from tests.fixtures.interop import interop_dir, missing_corpus
 
-INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "interop"
+INTEROP = interop_dir()
 CVAT_BACKUP = INTEROP / "task_30_backup_pre_consensus_replica_removal.zip"
 
 
 @pytest.fixture
 def cvat_backup() -> Path:
     if not CVAT_BACKUP.is_file():
-        pytest.fail(
-            f"The CVAT backup is missing: expected {CVAT_BACKUP} (shared/ beside the clone)."
-        )
+        missing_corpus(f"The CVAT backup {CVAT_BACKUP}")
     return CVAT_BACKUP
 
 

@@ -2,7 +2,8 @@
 with nothing but ``zipfile`` and ``json``: what each archive says it holds, to compare a
 restore with. Independent of ``cvat_lite.backup.format`` on purpose.
 
-The folder is ``CVAT_LITE_INTEROP_DIR`` or ``shared/interop`` beside the clone; every ``*.zip``
+The folder is ``CVAT_LITE_INTEROP_DIR`` or ``shared/interop`` beside the clone
+(``tests/fixtures/interop.py``); every ``*.zip``
 under it (recursively) is a case. A lightweight archive's media are the files of a ``bucket/``
 folder beside it (the bucket CVAT read them from).
 """
@@ -10,7 +11,6 @@ folder beside it (the bucket CVAT read them from).
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -19,19 +19,12 @@ from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DIR = REPO_ROOT.parent / "shared" / "interop"
-ENV_DIR = "CVAT_LITE_INTEROP_DIR"
-ENV_REQUIRE = "CVAT_LITE_REQUIRE_INTEROP"
+from tests.fixtures.interop import interop_dir, missing_corpus
+
 BUCKET_DIR = "bucket"
 MISSING = "<corpus missing>"
 _TASK_FOLDER = re.compile(r"task_(\d+)/")
 NO_LIGHTWEIGHT = "<no lightweight archive>"
-
-
-def interop_dir() -> Path:
-    configured = os.environ.get(ENV_DIR)
-    return Path(configured) if configured else DEFAULT_DIR
 
 
 def corpus_ids() -> list[str]:
@@ -45,18 +38,17 @@ def corpus_ids() -> list[str]:
 
 
 def require(case_id: str) -> Path:
-    """The archive of ``case_id``; a missing corpus fails the test with a clear message (CI
-    sets ``CVAT_LITE_REQUIRE_INTEROP=1``; without it the corpus is required just the same)."""
+    """The archive of ``case_id``. Without a corpus the test is skipped, or fails where the
+    corpus is required (CI: ``CVAT_LITE_REQUIRE_INTEROP=1``); a corpus without a lightweight
+    archive always fails (relink would not be covered)."""
     if case_id == NO_LIGHTWEIGHT:
         pytest.fail(f"No lightweight archive under {interop_dir()}: relink is not covered.")
     if case_id == MISSING:
-        how = f"{ENV_REQUIRE}=1 (CI)" if os.environ.get(ENV_REQUIRE) == "1" else "always"
-        pytest.fail(
-            f"No CVAT archive found under {interop_dir()} (required: {how}). Put shared/ "
-            f"beside the clone or set {ENV_DIR} to a folder of archives written by CVAT.",
-            pytrace=False,
-        )
-    return interop_dir() / case_id
+        missing_corpus(f"A CVAT archive under {interop_dir()}")
+    path = interop_dir() / case_id
+    if not path.is_file():
+        missing_corpus(f"The CVAT archive {path}")
+    return path
 
 
 def _load(archive: zipfile.ZipFile, name: str) -> Any:
