@@ -47,6 +47,10 @@ def test_restore_project_and_connect_its_tasks(page: Page, web: ApiSession, s3_e
     ready(page)
     offer.get_by_label("Cloud storage").select_option(str(again["id"]))
     offer.get_by_role("button", name="Connect").click()
-    expect(page.locator("#project-relink-result")).to_contain_text("Connected: “in the cloud”.")
+    result = page.locator("#project-relink-result")
+    expect(result).to_contain_text("images-again holds the images of “in the cloud”.")
+    expect(tasks.locator("[data-state='unlinked']")).to_have_count(1)  # checked, not saved
+    result.get_by_role("button", name="Connect 1 task").click()
+    expect(result).to_contain_text("Connected: “in the cloud”.")
     expect(offer).to_be_hidden()
     expect(tasks.locator("[data-state='cloud']")).to_have_text("cloud · images-again")

@@ -109,7 +109,20 @@ def test_restore_not_connected_relink_frames(page: Page, web: ApiSession, s3_emu
     # Relink to it: connected, and the frames come from the bucket.
     open_page(page, web, f"/tasks/{restored_id}")
     expect(field).to_have_attribute("data-state", "unlinked")
+    # Choosing it checks it first (a dry run) and says what was verified; nothing is saved
+    # until the user connects.
     choose(page.get_by_label("Cloud storage"), "images-copy")
+    preview = page.locator("#relink-preview")
+    expect(preview).to_contain_text("images-copy holds this task's images")
+    expect(preview).to_contain_text(f"{IMAGES} of {IMAGES} images found in one listing")
+    expect(field).to_have_attribute("data-state", "unlinked")
+    preview.get_by_role("button", name="Cancel").click()
+    expect(preview).to_be_hidden()
+    expect(field).to_have_attribute("data-state", "unlinked")
+    expect(page.get_by_label("Cloud storage")).to_have_value("")
+    choose(page.get_by_label("Cloud storage"), "images-copy")
+    screenshot(page, "relink-checked")
+    preview.get_by_role("button", name="Connect to images-copy").click()
     expect(field).to_have_attribute("data-state", "cloud")
     expect(page.locator("#cloud-storage-state")).to_contain_text("Linked to images-copy")
     expect(page.locator("#unlinked-banner")).to_be_hidden()

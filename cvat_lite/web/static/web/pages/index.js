@@ -80,27 +80,64 @@ function missingKeys(extra) {
   return parts;
 }
 
+const taskName = (id) => (tasksById.has(id) ? `“${tasksById.get(id).name}”` : `task ${id}`);
+
+function failures(answer) {
+  return answer.failed.map((failure) => h("div", { class: "error", "data-failed-task": failure.task_id },
+    h("p", {}, `${taskName(failure.task_id)}: ${failure.message}`), missingKeys(failure.extra || {})));
+}
+
+// Connecting a project first checks every task without saving (dry_run) and shows the result;
+// the tasks are connected only when the user confirms.
 async function connectProject(event) {
   event.preventDefault();
   const result = $("#project-relink-result");
   const button = $("#project-relink-form button");
+  const select = $("#project-relink-select");
+  const storageId = Number(select.value);
+  const storageLabel = select.selectedOptions[0] ? select.selectedOptions[0].textContent.split(" — ")[0] : `storage ${storageId}`;
   button.disabled = true;
   result.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), " Checking the tasks' images…");
   try {
-    const answer = await api(`/api/projects/${projectFilter}/cloud_storage`, {
+    const check = await api(`/api/projects/${projectFilter}/cloud_storage`, {
       method: "PATCH",
-      json: { cloud_storage_id: Number($("#project-relink-select").value) },
+      json: { cloud_storage_id: storageId, dry_run: true },
     });
-    const name = (id) => (tasksById.has(id) ? `“${tasksById.get(id).name}”` : `task ${id}`);
+    const ready = check.relinked;
     result.replaceChildren(
-      h("p", {}, `Connected: ${answer.relinked.length ? answer.relinked.map(name).join(", ") : "none"}.`),
-      ...answer.failed.map((failure) => h("div", { class: "error", "data-failed-task": failure.task_id },
-        h("p", {}, `${name(failure.task_id)}: ${failure.message}`), missingKeys(failure.extra || {}))));
-    await load();
+      h("p", {}, ready.length
+        ? `${storageLabel} holds the images of ${ready.map(taskName).join(", ")}. Nothing is changed until you connect.`
+        : `${storageLabel} holds the images of none of these tasks.`),
+      ...failures(check),
+      h("div", { class: "actions" },
+        ready.length ? h("button", {
+          type: "button",
+          class: "primary",
+          id: "project-relink-confirm",
+          onclick: () => confirmProject(storageId),
+        }, ready.length === 1 ? "Connect 1 task" : `Connect ${ready.length} tasks`) : "",
+        h("button", { type: "button", id: "project-relink-cancel", onclick: () => result.replaceChildren() }, "Cancel")));
   } catch (err) {
     result.replaceChildren(h("p", { class: "error" }, err.message));
   } finally {
     button.disabled = false;
+  }
+}
+
+async function confirmProject(storageId) {
+  const result = $("#project-relink-result");
+  result.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), " Connecting…");
+  try {
+    const answer = await api(`/api/projects/${projectFilter}/cloud_storage`, {
+      method: "PATCH",
+      json: { cloud_storage_id: storageId },
+    });
+    result.replaceChildren(
+      h("p", {}, `Connected: ${answer.relinked.length ? answer.relinked.map(taskName).join(", ") : "none"}.`),
+      ...failures(answer));
+    await load();
+  } catch (err) {
+    result.replaceChildren(h("p", { class: "error" }, err.message));
   }
 }
 

@@ -80,28 +80,88 @@ function renderRelinkError(err) {
   box.hidden = false;
 }
 
+// What a relink check verified, in words (the API's `verification` report).
+function verificationLines(v) {
+  const lines = [`${v.present} of ${v.expected} images found in one listing of the storage.`];
+  if (v.sizes_compared) lines.push(`${v.sizes_compared} sizes compared.`);
+  if (v.fingerprints_compared) {
+    lines.push(`${v.fingerprints_matched} of ${v.fingerprints_compared} matched by their recorded fingerprint.`);
+  }
+  if (v.content_sampled) {
+    lines.push(`${v.content_matched} of ${v.content_sampled} images downloaded at random have the same pixels as recorded (of ${v.content_candidates} known by their pixels only).`);
+  }
+  if (v.unverified) lines.push(`${v.unverified} checked by their presence only.`);
+  return lines;
+}
+
+function storageFieldBusy(busy) {
+  $("#cloud-storage-field").setAttribute("aria-busy", String(busy));
+}
+
+function keepCurrentStorage() {
+  storageFieldBusy(false);
+  renderStorageField(); // the current storage stays selected
+  $("#cloud-storage-select").focus(); // keyboard users stay on the field
+}
+
+// Choosing a storage first checks it without saving (dry_run), shows what was verified, and
+// connects only when the user confirms.
 async function relink(select) {
   const chosen = Number(select.value);
   const name = storageName(storages.get(chosen), chosen);
   const note = $("#cloud-storage-state");
   $("#relink-error").hidden = true;
+  $("#relink-preview").hidden = true;
   select.disabled = true;
-  $("#cloud-storage-field").setAttribute("aria-busy", "true");
+  storageFieldBusy(true);
   note.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), ` Checking that ${name} holds this task's images…`);
   try {
-    const meta = await api(`/api/tasks/${taskId}/data/meta`, { method: "PATCH", json: { cloud_storage_id: chosen } });
-    state = stateFromMeta(meta);
-    renderAll();
-    note.append(` Linked to ${name}.`);
+    const answer = await api(`/api/tasks/${taskId}/data/meta`, { method: "PATCH", json: { cloud_storage_id: chosen, dry_run: true } });
+    const v = answer.verification;
+    keepCurrentStorage();
+    if (!v.ok) {
+      renderRelinkError({ message: `${name} does not hold this task's images: ${v.summary}`, extra: v });
+      return;
+    }
+    showRelinkCheck(v, chosen, name);
   } catch (err) {
-    select.value = select.dataset.current; // the current storage stays
-    $("#cloud-storage-field").setAttribute("aria-busy", "false");
-    renderStorageField();
-    $("#cloud-storage-select").focus(); // keyboard users stay on the field
+    keepCurrentStorage();
     if (err instanceof ApiError) renderRelinkError(err);
     else showError($("#relink-error"), err);
   } finally {
     select.disabled = false;
+  }
+}
+
+function showRelinkCheck(v, chosen, name) {
+  const box = $("#relink-preview");
+  box.replaceChildren(
+    h("p", {}, h("strong", {}, `${name} holds this task's images.`), " Nothing is changed until you connect."),
+    h("ul", { class: "verification" }, verificationLines(v).map((line) => h("li", {}, line))),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "primary", id: "relink-confirm", onclick: () => connect(chosen, name) }, `Connect to ${name}`),
+      h("button", { type: "button", id: "relink-cancel", onclick: () => { box.hidden = true; $("#cloud-storage-select").focus(); } }, "Cancel")));
+  box.hidden = false;
+  $("#relink-confirm").focus();
+}
+
+async function connect(chosen, name) {
+  const box = $("#relink-preview");
+  const note = $("#cloud-storage-state");
+  for (const button of box.querySelectorAll("button")) button.disabled = true;
+  storageFieldBusy(true);
+  note.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), ` Connecting to ${name}…`);
+  try {
+    const meta = await api(`/api/tasks/${taskId}/data/meta`, { method: "PATCH", json: { cloud_storage_id: chosen } });
+    box.hidden = true;
+    state = stateFromMeta(meta);
+    renderAll();
+    $("#cloud-storage-state").append(` Linked to ${name}.`);
+  } catch (err) {
+    box.hidden = true;
+    keepCurrentStorage();
+    if (err instanceof ApiError) renderRelinkError(err);
+    else showError($("#relink-error"), err);
   }
 }
 
