@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from io import StringIO
 
@@ -40,7 +41,9 @@ def test_export_all_lightweight_whenever_possible_then_import(
     assert len(files) == 2
     light = next(f for f in files if "lightweight" in f.name)
     full = next(f for f in files if "lightweight" not in f.name)
-    assert light.name.startswith("task_cloud_task_backup-lightweight_")
+    assert re.fullmatch(
+        rf"task-{cloud.task.id}_cloud_task_lightweight_\d{{8}}T\d{{6}}Z\.zip", light.name
+    )
     with zipfile.ZipFile(light) as archive:
         assert [n for n in archive.namelist() if n.startswith("data/")] == ["data/manifest.jsonl"]
     with zipfile.ZipFile(full) as archive:
@@ -97,5 +100,8 @@ def test_export_to_a_cloud_storage(api, user, s3_bucket, s3_emulator, drain):
         for obj in s3_emulator.client().list_objects_v2(Bucket=s3_bucket.resource)["Contents"]
     ]
     backups = [key for key in keys if key.endswith(".zip")]
-    assert len(backups) == 1 and "backup-lightweight" in backups[0]
+    assert len(backups) == 1
+    assert re.fullmatch(
+        rf"task-{cloud.task.id}_cloud_task_lightweight_\d{{8}}T\d{{6}}Z\.zip", backups[0]
+    )
     assert backups[0] in out
