@@ -1,14 +1,18 @@
 """``cvat-lite backup``: scripted backups for administrators (cron jobs).
 
-    cvat-lite backup export (--task ID | --project ID | --all) [--lightweight]
-                            [--output DIR | --to-cloud-storage ID]
+    cvat-lite backup export (--task ID... | --project ID... | --all | --all-tasks) [--lightweight]
+                            [--output DIR | --to-cloud-storage ID [--prefix P]] [--report FILE]
+    cvat-lite backup verify ARCHIVE... [--report FILE]
     cvat-lite backup import FILE... [--owner USERNAME]
 
-Both run in this process through the same services as the API's export and import requests
-(no worker needed), show a progress bar per item on stderr, print a summary table, and exit
-with status 1 when any item failed. ``--lightweight`` means "lightweight whenever possible":
-tasks whose media are in a cloud storage are written lightweight, others in full (as for a
-project backup through the API).
+All run in this process (no worker needed), print a table, and exit with status 1 when any
+item failed. ``export`` writes one archive per task or project through
+``writing.backup_archive_write`` (a new name, never replacing a file or object, read back
+after writing; see docs/backups.md). ``--all`` is every project and every task with data
+outside a project; ``--all-tasks`` every task with data. ``--lightweight`` means "lightweight
+whenever possible": tasks whose media are in a cloud storage are written lightweight, others in
+full (as for a project backup through the API). ``verify`` runs ``verify.backup_archive_verify``
+(the restore's checks, nothing written). ``import`` restores through the API's services.
 """
 
 from __future__ import annotations
