@@ -22,8 +22,10 @@ data, a bucket gone) are ``failed`` records too: one item's failure does not sto
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -277,6 +279,7 @@ def read_back_file(path: Path, written: Written) -> str:
         raise ReadBackFailed(MSG_SIZE.format(actual=size, where=where, expected=written.bytes))
     digest = hashlib.sha256()
     with path.open("rb") as stream:
+        _drop_cached_pages(stream.fileno())
         for chunk in iter(lambda: stream.read(CHUNK), b""):
             digest.update(chunk)
     if digest.hexdigest() != written.sha256:
@@ -289,6 +292,16 @@ def read_back_file(path: Path, written: Written) -> str:
     except errors.ArchiveError as exc:
         raise ReadBackFailed(MSG_UNREADABLE.format(where=where, why=exc.message)) from None
     return "size,sha256,checksums.sha256"
+
+
+def _drop_cached_pages(fd: int) -> None:
+    """Ask the kernel to forget the file's cached pages (they are clean: the file was synced),
+    so that reading it back reads the storage, not the memory the writer filled. Advisory:
+    where it is not supported the read may come from the cache."""
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is not None:
+        with contextlib.suppress(OSError):
+            advise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def read_back_object(provider: CloudProvider, key: str, written: Written) -> str:
