@@ -11,14 +11,16 @@ Three checks, each a ``Check`` in the result, made with the restore's own code a
   manifest, read and cross-checked by ``restore_plan.plan_task``, as a restore does before it
   writes anything. Nothing is written to the database or the disk.
 
-When ``structure`` fails the other two cannot run and are not listed. ``VerifyResult.checks``
-is a list so that more checks can be appended (e.g. comparing a lightweight archive's manifest
-with a cloud storage, as a relink does).
+When ``structure`` fails the other two cannot run and are not listed. More checks can be
+passed in (``extra``): each is called with the open reader and the checked task plans, once the
+documents hold, and returns a ``Check`` (e.g. comparing a lightweight archive's manifest with a
+cloud storage, as a relink does: ``--against-storage``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -77,11 +79,18 @@ class VerifyResult:
         return result
 
 
+ArchiveCheck = Callable[[ArchiveReader, list[TaskPlan]], Check]
+
+
 def backup_archive_verify(
-    path: str | PathLike[str], *, limits: Limits | None = None
+    path: str | PathLike[str],
+    *,
+    limits: Limits | None = None,
+    extra: Sequence[ArchiveCheck] = (),
 ) -> VerifyResult:
     """Check the archive at ``path`` (see the module docstring); never raises for a problem
-    of the archive, it is in the result. ``limits`` default to the restore's."""
+    of the archive, it is in the result. ``limits`` default to the restore's; ``extra``
+    checks run after the documents, when they hold."""
     from cvat_lite.backup.restore import restore_limits
 
     path = Path(path)
@@ -99,7 +108,15 @@ def backup_archive_verify(
         result.kind = "project" if reader.has(PROJECT_JSON) else "task"
         result.checks.append(Check(CHECK_STRUCTURE, True, f"a {result.kind} backup archive"))
         result.checks.append(_content(reader))
-        result.checks.append(_documents(reader, result))
+        documents = _documents(reader, result)
+        result.checks.append(documents)
+        if documents.ok:
+            for check in extra:
+                try:
+                    result.checks.append(check(reader, result.plans))
+                except errors.CvatLiteError as exc:
+                    name = getattr(check, "name", getattr(check, "__name__", "extra"))
+                    result.checks.append(Check(name, False, exc.message))
     return result
 
 

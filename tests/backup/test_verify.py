@@ -130,3 +130,29 @@ def test_verify_writes_nothing(tmp_path, user):
     for path in CVAT_ARCHIVES:
         backup_archive_verify(path)
     assert snapshot() == before and Task.objects.count() == tasks
+
+
+def test_extra_checks_run_on_the_open_archive_after_the_documents(tmp_path):
+    """The hook a storage check (--against-storage) plugs into."""
+    from cvat_lite.backup.verify import Check
+    from cvat_lite.errors import CloudStorageNotFound
+
+    def manifest_count(reader, plans):
+        lines = reader.read_bytes(plans[0].manifest).count(b"\n")
+        return Check("manifest", lines == 5, f"{lines} lines")  # 2 header lines + 3 images
+
+    def storage_gone(reader, plans):
+        raise CloudStorageNotFound()
+
+    path = task_backup(3, lightweight=True).write(tmp_path / "light.zip")
+    result = backup_archive_verify(path, extra=[manifest_count, storage_gone])
+    assert [(c.name, c.ok, c.detail) for c in result.checks[3:]] == [
+        ("manifest", True, "5 lines"),
+        ("storage_gone", False, "The cloud storage resource was not found."),
+    ]
+    assert not result.ok
+
+    backup = task_backup(3)
+    backup.members["task.json"] = b"{"
+    path = backup.write_raw(tmp_path / "bad.zip", checksums="auto")
+    assert len(backup_archive_verify(path, extra=[manifest_count]).checks) == 3  # not run
