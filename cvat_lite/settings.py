@@ -53,6 +53,9 @@ BACKUP_FETCH_CONCURRENCY = _env_int("BACKUP_FETCH_CONCURRENCY", 8)
 # Relink verification: how many objects known only by CVAT's pixel checksum are downloaded and
 # decoded to compare it (a random sample; a request may ask for another number or "all").
 RELINK_CONTENT_SAMPLE = _env_int("RELINK_CONTENT_SAMPLE", 20)
+# Backups written by the CLI and policies to a cloud storage are downloaded again and their
+# sha256 compared when they are at most this large (bigger ones: size and MD5 checks only).
+BACKUP_READBACK_DOWNLOAD_MAX = _env_int("BACKUP_READBACK_DOWNLOAD_MAX", 64 * 1024**2)
 # SPEC 4.4: comma-separated host:port patterns for user-supplied cloud endpoints. The embedded
 # development default allows loopback only; a production deployment allows nothing unless
 # configured.
