@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "django_rq",
     "cvat_lite.engine",
     "cvat_lite.requests",
+    "cvat_lite.policies",
     "cvat_lite.uploads",
     "cvat_lite.web",
 ]

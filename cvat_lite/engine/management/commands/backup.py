@@ -3,6 +3,7 @@
     cvat-lite backup export (--task ID | --project ID | --all) [--lightweight]
                             [--output DIR | --to-cloud-storage ID]
     cvat-lite backup import FILE... [--owner USERNAME]
+    cvat-lite backup policies [--check] [add|edit|delete|run ...]   (cvat_lite.policies.cli)
 
 Both run in this process through the same services as the API's export and import requests
 (no worker needed), show a progress bar per item on stderr, print a summary table, and exit
@@ -29,6 +30,7 @@ from cvat_lite.backup.export_requests import ExportDestination, backup_export_ru
 from cvat_lite.backup.format import PROJECT_JSON
 from cvat_lite.backup.restore import backup_restore_project, backup_restore_task
 from cvat_lite.engine.models import CloudStorage, Project, Task
+from cvat_lite.policies import cli as policies_cli
 
 BAR_WIDTH = 30
 
@@ -88,8 +90,14 @@ class Command(BaseCommand):
         restore.add_argument("files", nargs="+", type=Path)
         restore.add_argument("--owner", help="username of the new objects' owner (default: "
                              "the first superuser)")  # fmt: skip
+        policies_cli.add_arguments(actions)
 
     def handle(self, *args, action: str, **options) -> None:
+        if action == "policies":
+            status = policies_cli.handle(self, **options)
+            if status:
+                sys.exit(status)
+            return
         rows = self._export(**options) if action == "export" else self._import(**options)
         self._summary(rows)
         if not all(row.ok for row in rows):
