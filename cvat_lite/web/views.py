@@ -34,6 +34,7 @@ PAGES = {
     "cloudstorages": "Cloud storages",
     "requests": "Requests",
     "restore": "Restore a backup",
+    "backuppolicies": "Backup policies",
 }
 
 

@@ -18,6 +18,7 @@ PAGE_PATHS = {
     "/cloudstorages": "cloudstorages",
     "/requests/": "requests",
     "/restore": "restore",
+    "/backup-policies": "backuppolicies",
 }
 
 
