@@ -45,9 +45,7 @@ def test_a_policy_runs_when_the_scheduler_says_it_is_time(admin_api, drain):
     task, _ = make_local_task(admin_api, drain, name="street")
     created = create_policy(admin_api, cron="0 2 * * *", timezone="Europe/Berlin", keep_last=3)
     fire = datetime.fromisoformat(created["next_run"])
-    assert fire == schedule.next_fire(
-        cron="0 2 * * *", tz="Europe/Berlin", after=datetime.now(UTC)
-    )
+    assert fire == schedule.next_fire(cron="0 2 * * *", tz="Europe/Berlin", after=datetime.now(UTC))
     assert schedule.scheduled_fires(created["id"]) == [schedule.fire_job_id(created["id"], fire)]
 
     # A second before: nothing is due.
