@@ -14,8 +14,6 @@ urlpatterns = [
     re_path(r"^cloudstorages/?$", views.page, {"name": "cloudstorages"}, name="web-storages"),
     re_path(r"^requests/?$", views.page, {"name": "requests"}, name="web-requests"),
     re_path(r"^restore/?$", views.page, {"name": "restore"}, name="web-restore"),
-    re_path(
-        r"^backup-policies/?$", views.page, {"name": "backuppolicies"}, name="web-policies"
-    ),
+    re_path(r"^backup-policies/?$", views.page, {"name": "backuppolicies"}, name="web-policies"),
     re_path(r"^static/(?P<path>.+)$", views.static_file, name="web-static"),
 ]
