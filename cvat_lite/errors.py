@@ -117,6 +117,21 @@ class CloudObjectNotFound(CvatLiteError):
         self.key = key
 
 
+class CloudObjectExists(Conflict):
+    """An upload that must not replace an object found one at its key (a conditional put
+    refused, or the object was there before)."""
+
+    code = "cloud_object_exists"
+
+    def __init__(self, key: str, **kwargs: Any):
+        super().__init__(
+            f"The object '{key}' already exists in the cloud storage; it was not replaced.",
+            extra={"key": key},
+            **kwargs,
+        )
+        self.key = key
+
+
 class EndpointNotAllowed(BadRequest):
     code = "endpoint_not_allowed"
     default_message = "The cloud storage endpoint is not in the allowed list."

@@ -50,6 +50,9 @@ EXPORT_TTL = _env_int("EXPORT_TTL", 24 * 3600)
 # Media objects downloaded at once while a full backup of a cloud task is written (each is
 # held in memory, up to 8 MiB, or spooled to a temporary file).
 BACKUP_FETCH_CONCURRENCY = _env_int("BACKUP_FETCH_CONCURRENCY", 8)
+# Backups written by the CLI and policies to a cloud storage are downloaded again and their
+# sha256 compared when they are at most this large (bigger ones: size and MD5 checks only).
+BACKUP_READBACK_DOWNLOAD_MAX = _env_int("BACKUP_READBACK_DOWNLOAD_MAX", 64 * 1024**2)
 # SPEC 4.4: comma-separated host:port patterns for user-supplied cloud endpoints. The embedded
 # development default allows loopback only; a production deployment allows nothing unless
 # configured.

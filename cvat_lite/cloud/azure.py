@@ -15,6 +15,7 @@ from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
     HttpResponseError,
+    ResourceExistsError,
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
@@ -34,6 +35,7 @@ from cvat_lite.cloud.base import (
 )
 from cvat_lite.errors import (
     BadRequest,
+    CloudObjectExists,
     CloudObjectNotFound,
     CloudStorageError,
     CloudStorageForbidden,
@@ -166,9 +168,12 @@ class AzureProvider(CloudProvider):
         with self._errors(key):
             return self._client().download_blob(key, offset=start, length=length).readall()
 
-    def upload(self, key: str, stream: IO[bytes], size: int | None = None) -> None:
+    def upload(
+        self, key: str, stream: IO[bytes], size: int | None = None, *, overwrite: bool = True
+    ) -> None:
+        # overwrite=False: the SDK sends If-None-Match: * (409 BlobAlreadyExists when it exists)
         with self._errors(key):
-            self._client().upload_blob(key, stream, length=size, overwrite=True)
+            self._client().upload_blob(key, stream, length=size, overwrite=overwrite)
 
     def _list(
         self,
@@ -211,6 +216,8 @@ class AzureProvider(CloudProvider):
 
     def _translate(self, exc: Exception, key: str | None) -> CvatLiteError | None:
         status = getattr(exc, "status_code", None)
+        if isinstance(exc, ResourceExistsError) and key is not None:
+            return CloudObjectExists(key)  # an upload with overwrite=False
         if isinstance(exc, ResourceNotFoundError):
             if key is not None and getattr(exc, "error_code", None) != _CONTAINER_MISSING:
                 return CloudObjectNotFound(key)

@@ -229,9 +229,15 @@ class CloudProvider(abc.ABC):
     def download_to(self, key: str, stream: IO[bytes]) -> None: ...
 
     @abc.abstractmethod
-    def upload(self, key: str, stream: IO[bytes], size: int | None = None) -> None:
-        """Write ``stream`` (read to its end) to ``key``, replacing any object there. ``size``
-        is a hint some SDKs use to pick a single-request upload."""
+    def upload(
+        self, key: str, stream: IO[bytes], size: int | None = None, *, overwrite: bool = True
+    ) -> None:
+        """Write ``stream`` (read to its end) to ``key``. ``size`` is a hint some SDKs use to
+        pick a single-request upload. With ``overwrite=False`` the write is conditional on
+        ``key`` not existing (S3 ``If-None-Match: *``, Azure ``overwrite=False``, GCS
+        ``ifGenerationMatch=0``): an object already there raises CloudObjectExists and is left
+        as it was. A store that ignores the condition (an old S3-compatible server, an
+        emulator) replaces it: callers that must never replace check ``object_status`` first."""
 
     def list_page(
         self,

@@ -20,6 +20,7 @@ from google.api_core.exceptions import (
     Forbidden,
     GoogleAPICallError,
     NotFound,
+    PreconditionFailed,
     RetryError,
     Unauthorized,
 )
@@ -43,6 +44,7 @@ from cvat_lite.cloud.base import (
     unexpected,
 )
 from cvat_lite.errors import (
+    CloudObjectExists,
     CloudObjectNotFound,
     CloudStorageError,
     CloudStorageForbidden,
@@ -159,10 +161,14 @@ class GcsProvider(CloudProvider):
             blob = self._bucket(self.timeouts).blob(key)
             return blob.download_as_bytes(start=start, end=end, checksum=None, **self._opts())
 
-    def upload(self, key: str, stream: IO[bytes], size: int | None = None) -> None:
+    def upload(
+        self, key: str, stream: IO[bytes], size: int | None = None, *, overwrite: bool = True
+    ) -> None:
+        # if_generation_match=0: "only if there is no live object" (412 otherwise)
+        condition = {} if overwrite else {"if_generation_match": 0}
         with self._errors(key):
             self._bucket(self.timeouts).blob(key).upload_from_file(
-                stream, size=size, **self._opts()
+                stream, size=size, **condition, **self._opts()
             )
 
     def _list(
@@ -203,6 +209,8 @@ class GcsProvider(CloudProvider):
         if isinstance(exc, RetryError) and isinstance(exc.cause, Exception):
             exc = exc.cause
         status = getattr(exc, "code", None)
+        if isinstance(exc, PreconditionFailed) and key is not None:
+            return CloudObjectExists(key)  # an upload with if_generation_match=0
         if isinstance(exc, NotFound):
             if key is not None:
                 return CloudObjectNotFound(key)

@@ -11,9 +11,11 @@ tests/cloud/test_redirects.py checks all this against a local server that answer
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import threading
+from collections.abc import Iterator
 from typing import IO, Any
 
 import boto3
@@ -42,6 +44,7 @@ from cvat_lite.cloud.base import (
 )
 from cvat_lite.errors import (
     BadRequest,
+    CloudObjectExists,
     CloudObjectNotFound,
     CloudStorageError,
     CloudStorageForbidden,
@@ -55,6 +58,7 @@ MSG_BAD_REGION = "The region '{region}' is not a valid region name."
 _REGION_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _MD5_RE = re.compile(r"^[0-9a-f]{32}$")
 _CHUNK = 1024 * 1024
+_MAX_PARTS = 10_000
 _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
 _FORBIDDEN_CODES = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 
@@ -67,6 +71,19 @@ def _session() -> boto3.session.Session:
     """One shared session: it caches the parsed service model, which makes a client ~15x
     cheaper to create. Credentials are passed per client, never stored in the session."""
     return boto3.session.Session()
+
+
+@contextlib.contextmanager
+def _exists_on_412(key: str) -> Iterator[None]:
+    """A failed ``If-None-Match: *`` is the object that exists, not an error of the store."""
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 412 or code == "PreconditionFailed":
+            raise CloudObjectExists(key) from None
+        raise
 
 
 class _RedirectRefused(Exception):
@@ -103,6 +120,7 @@ class S3Provider(CloudProvider):
         CredentialsType.ANONYMOUS_ACCESS: (),
     }
     max_page_size = 1000
+    part_size = 16 * 1024 * 1024  # conditional uploads: larger objects go in parts of this size
 
     @classmethod
     def validate(cls, config: StorageConfig) -> None:
@@ -168,10 +186,48 @@ class S3Provider(CloudProvider):
             )
             return response["Body"].read()
 
-    def upload(self, key: str, stream: IO[bytes], size: int | None = None) -> None:
+    def upload(
+        self, key: str, stream: IO[bytes], size: int | None = None, *, overwrite: bool = True
+    ) -> None:
+        if not overwrite:
+            self._upload_new(key, stream, size)
+            return
         # upload_fileobj streams (multipart for big objects) and needs no size up front
         with self._errors(key):
             self._client().upload_fileobj(stream, self.config.resource, key)
+
+    def _upload_new(self, key: str, stream: IO[bytes], size: int | None) -> None:
+        """``If-None-Match: *`` on the PUT, or on the multipart upload's completion (boto3's
+        transfer manager does not pass it on): S3 answers 412 when ``key`` exists."""
+        part_size = self.part_size
+        if size is not None:  # at most MAX_PARTS parts
+            part_size = max(part_size, -(-size // _MAX_PARTS))
+        first = stream.read(part_size)
+        bucket, client = self.config.resource, self._client()
+        with self._errors(key), _exists_on_412(key):
+            if len(first) < part_size:
+                client.put_object(Bucket=bucket, Key=key, Body=first, IfNoneMatch="*")
+                return
+            upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+            try:
+                parts, chunk, number = [], first, 1
+                while chunk:
+                    answer = client.upload_part(
+                        Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
+                    )
+                    parts.append({"ETag": answer["ETag"], "PartNumber": number})
+                    chunk, number = stream.read(part_size), number + 1
+                client.complete_multipart_upload(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                    IfNoneMatch="*",
+                )
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+                raise
 
     def _list(
         self,
