@@ -224,6 +224,7 @@ def _backup_item(
         "archive": None,
         "bytes": None,
         "sha256": None,
+        "read_back": "",
         "error": "",
     }
     try:
@@ -235,7 +236,12 @@ def _backup_item(
             return entry
         now = datetime.now(UTC)
         written = store.archive_write(
-            policy=policy, obj=item.obj, lightweight=item.lightweight, now=now, progress=progress
+            policy=policy,
+            kind=item.kind,
+            obj_id=item.obj.id,
+            lightweight=item.lightweight,
+            now=now,
+            progress=progress,
         )
         archive = PolicyArchive.objects.create(
             policy=policy,
@@ -253,7 +259,7 @@ def _backup_item(
             created_date=now,
         )
         entry.update(status="written", archive=written.key, bytes=written.bytes,
-                     sha256=written.sha256)  # fmt: skip
+                     sha256=written.sha256, read_back=written.read_back)  # fmt: skip
         if policy.verify_after_write:
             _verify(policy, archive)
     except errors.CvatLiteError as exc:

@@ -1,14 +1,12 @@
 """Where a policy's archives are: ``DATA_DIR/backups/<prefix>/`` or ``<prefix>/`` in a cloud
-storage. Writing never replaces anything (local: exclusive create; cloud: a key checked
-absent); deleting touches exactly one recorded name, never a listing.
+storage. Writing is ``backup.writing.backup_archive_write`` (a new unique name, never replacing
+a file or an object, read back after writing); deleting touches exactly one recorded key, never
+a listing.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import posixpath
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,22 +14,19 @@ from pathlib import Path
 from django.conf import settings
 
 from cvat_lite import errors
-from cvat_lite.backup.archive import ArchiveWriter
-from cvat_lite.backup.export import Progress, backup_write_project, backup_write_task
-from cvat_lite.backup.export_results import partial_result
-from cvat_lite.backup.naming import ArchiveName, archive_name
+from cvat_lite.backup.destinations import CloudStorageDestination, Destination, LocalDirectory
+from cvat_lite.backup.export import Progress
+from cvat_lite.backup.writing import backup_archive_write
 from cvat_lite.cloud.base import Status
 from cvat_lite.engine.cloud import provider_for
-from cvat_lite.engine.models import CloudStorage, Project, Task
+from cvat_lite.engine.models import CloudStorage
 from cvat_lite.policies.models import BackupPolicy, Location
 
 BACKUPS_DIR = "backups"
 CHUNK = 1024 * 1024
-MAX_COUNTER = 999
 
 MSG_STORAGE_GONE = "The policy's cloud storage was deleted: there is nowhere to write."
-MSG_NO_FREE_NAME = "Every name for this archive is taken at the destination."
-MSG_SIZE_MISMATCH = "The archive at the destination has {found} bytes, {expected} were written."
+MSG_NOT_WRITTEN = "The archive was not written."
 
 
 @dataclass(frozen=True)
@@ -40,6 +35,7 @@ class Written:
     key: str  # object key, or the path relative to DATA_DIR/backups
     bytes: int
     sha256: str
+    read_back: str  # the checks made after writing
 
 
 def backups_dir() -> Path:
@@ -71,84 +67,40 @@ def _storage(policy: BackupPolicy) -> CloudStorage:
     return storage
 
 
-def _key(prefix: str, name: str) -> str:
-    return posixpath.join(prefix, name) if prefix else name
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def archive_write(
     *,
     policy: BackupPolicy,
-    obj: Task | Project,
+    kind: str,
+    obj_id: int,
     lightweight: bool,
     now: datetime,
     progress: Progress,
 ) -> Written:
-    """Write the backup of ``obj`` to the policy's destination under a new unique name."""
-    kind = "task" if isinstance(obj, Task) else "project"
-    base = archive_name(kind=kind, id=obj.id, name=obj.name, lightweight=lightweight, now=now)
-    with partial_result() as (stream, partial), ArchiveWriter(stream) as writer:
-        if isinstance(obj, Task):
-            backup_write_task(task=obj, lightweight=lightweight, writer=writer, progress=progress)
-        else:
-            backup_write_project(
-                project=obj, lightweight=lightweight, writer=writer, progress=progress
-            )
-    try:
-        size, sha = partial.stat().st_size, _sha256(partial)
-        prefix = clean_prefix(policy.prefix)
-        if policy.location == Location.LOCAL:
-            return _write_local(prefix, base, partial, size, sha)
-        return _write_cloud(_storage(policy), prefix, base, partial, size, sha)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _write_local(prefix: str, base: ArchiveName, partial: Path, size: int, sha: str) -> Written:
-    folder = backups_dir() / prefix
-    folder.mkdir(parents=True, exist_ok=True)
-    for counter in range(1, MAX_COUNTER + 1):
-        name = str(base.with_counter(counter))
-        try:
-            target = (folder / name).open("xb")
-        except FileExistsError:
-            continue
-        with target, partial.open("rb") as source:
-            shutil.copyfileobj(source, target, CHUNK)
-            target.flush()
-            os.fsync(target.fileno())
-        found = (folder / name).stat().st_size
-        if found != size:
-            raise errors.CvatLiteError(MSG_SIZE_MISMATCH.format(found=found, expected=size))
-        if _sha256(folder / name) != sha:
-            raise errors.CvatLiteError("The archive read back differs from what was written.")
-        return Written(name, _key(prefix, name), size, sha)
-    raise errors.Conflict(MSG_NO_FREE_NAME, code="no_free_name")
-
-
-def _write_cloud(
-    storage: CloudStorage, prefix: str, base: ArchiveName, partial: Path, size: int, sha: str
-) -> Written:
-    provider = provider_for(storage)
-    for counter in range(1, MAX_COUNTER + 1):
-        name = str(base.with_counter(counter))
-        key = _key(prefix, name)
-        if provider.object_status(key) != Status.NOT_FOUND:
-            continue
-        with partial.open("rb") as source:
-            provider.upload(key, source, size)
-        found = provider.head(key).size
-        if found != size:
-            raise errors.CvatLiteError(MSG_SIZE_MISMATCH.format(found=found, expected=size))
-        return Written(name, key, size, sha)
-    raise errors.Conflict(MSG_NO_FREE_NAME, code="no_free_name")
+    """Write the backup of ``kind`` ``obj_id`` to the policy's destination under a new unique
+    name (``backup_archive_write``: never replaces anything, reads the archive back)."""
+    prefix = clean_prefix(policy.prefix)
+    destination: Destination
+    if policy.location == Location.LOCAL:
+        destination = LocalDirectory(backups_dir() / prefix)
+    else:
+        storage = _storage(policy)
+        destination = CloudStorageDestination(storage.id, prefix)
+    record = backup_archive_write(
+        kind=kind,
+        id=obj_id,
+        mode="lightweight" if lightweight else "full",
+        destination=destination,
+        progress=progress,
+        now=now,
+    )
+    if not record.ok or record.bytes is None or record.sha256 is None:
+        raise errors.CvatLiteError(record.error or MSG_NOT_WRITTEN, code="backup_failed")
+    key = (
+        posixpath.join(prefix, record.name)
+        if policy.location == Location.LOCAL
+        else (record.location)
+    )
+    return Written(record.name, key, record.bytes, record.sha256, record.read_back)
 
 
 def archive_exists(*, policy: BackupPolicy, location: str, key: str) -> bool:
