@@ -223,6 +223,9 @@ SPECTACULAR_SETTINGS = {
         "LabelType": "cvat_lite.engine.models.LabelType",
         "JobStatus": "cvat_lite.engine.models.StatusChoice",
         "JobType": "cvat_lite.engine.models.JobType",
+        # a backup policy's local | cloud_storage (the storage location field has its own)
+        "PolicyLocationEnum": "cvat_lite.policies.models.Location",
+        "LocationEnum": "cvat_lite.api.serializers.storage.LOCATIONS",
     },
 }
 
