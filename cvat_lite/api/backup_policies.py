@@ -192,8 +192,8 @@ class PolicyDetailView(APIView):
         parameters=[_ID],
         responses={200: PolicyReadSerializer, **error_responses(401, 404)},
     )
-    def get(self, request, policy_id: str):
-        policy = selectors.policy_get(user=request.user, policy_id=policy_id)
+    def get(self, request, pk: str):
+        policy = selectors.policy_get(user=request.user, policy_id=pk)
         return Response(_read(policy, request))
 
     @extend_schema(
@@ -202,8 +202,8 @@ class PolicyDetailView(APIView):
         request=PolicyWriteSerializer(partial=True),
         responses={200: PolicyReadSerializer, **error_responses(400, 401, 403, 404)},
     )
-    def patch(self, request, policy_id: str):
-        policy = selectors.policy_get(user=request.user, policy_id=policy_id)
+    def patch(self, request, pk: str):
+        policy = selectors.policy_get(user=request.user, policy_id=pk)
         policy = services.policy_build(
             user=request.user, values=_values(request, partial=True), policy=policy
         )
@@ -215,8 +215,8 @@ class PolicyDetailView(APIView):
         parameters=[_ID],
         responses={204: None, **error_responses(401, 404)},
     )
-    def delete(self, request, policy_id: str):
-        policy = selectors.policy_get(user=request.user, policy_id=policy_id)
+    def delete(self, request, pk: str):
+        policy = selectors.policy_get(user=request.user, policy_id=pk)
         services.policy_delete(policy=policy)
         return Response(status=204)
 
@@ -228,8 +228,8 @@ class PolicyRunNowView(APIView):
         request=None,
         responses={202: PolicyRunSerializer, **error_responses(401, 404, 409, 503)},
     )
-    def post(self, request, policy_id: str):
-        policy = selectors.policy_get(user=request.user, policy_id=policy_id)
+    def post(self, request, pk: str):
+        policy = selectors.policy_get(user=request.user, policy_id=pk)
         run = services.policy_run_submit(policy=policy, trigger=Trigger.MANUAL)
         return Response(PolicyRunSerializer(run).data, status=202)
 
@@ -242,8 +242,8 @@ class PolicyRunsView(APIView):
         parameters=[_ID, *_PAGING],
         responses={200: PolicyRunSerializer(many=True), **error_responses(401, 404)},
     )
-    def get(self, request, policy_id: str):
-        policy = selectors.policy_get(user=request.user, policy_id=policy_id)
+    def get(self, request, pk: str):
+        policy = selectors.policy_get(user=request.user, policy_id=pk)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(policy.runs.order_by("-id"), request, view=self)
         return paginator.get_paginated_response(PolicyRunSerializer(page, many=True).data)
@@ -257,14 +257,14 @@ class PolicyArchivesView(APIView):
         parameters=[_ID, *_PAGING],
         responses={200: PolicyArchiveSerializer(many=True), **error_responses(401, 404)},
     )
-    def get(self, request, policy_id: str):
-        policy = selectors.policy_get(user=request.user, policy_id=policy_id)
+    def get(self, request, pk: str):
+        policy = selectors.policy_get(user=request.user, policy_id=pk)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(policy.archives.all(), request, view=self)
         return paginator.get_paginated_response(PolicyArchiveSerializer(page, many=True).data)
 
 
-_P = r"^backup/policies/(?P<policy_id>[^/]+)"
+_P = r"^backup/policies/(?P<pk>\d+)"
 urlpatterns = [
     re_path(r"^backup/policies/?$", PolicyListView.as_view()),
     re_path(_P + r"/run/?$", PolicyRunNowView.as_view()),
