@@ -32,7 +32,15 @@ def test_pages_fit_the_window(page: Page, web: ApiSession, s3_emulator, size):
     web.call("POST", f"/api/tasks/{task['id']}/backup/export?lightweight=true", 202)
     page.set_viewport_size(size)
 
-    for path in ("/", f"/tasks/{task['id']}", "/cloudstorages", "/requests", "/restore", "/login"):
+    for path in (
+        "/",
+        f"/tasks/{task['id']}",
+        "/cloudstorages",
+        "/requests",
+        "/restore",
+        "/login",
+        "/backup-policies",
+    ):
         open_page(page, web, path)
         assert_fits(page, path)
 

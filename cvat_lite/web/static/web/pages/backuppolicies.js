@@ -34,12 +34,12 @@ function policyRow(policy, onRun) {
   return h("tr", { "data-policy-id": String(policy.id), "data-last-status": policy.last_status || "" },
     h("td", {}, policy.name, policy.enabled ? "" : h("span", { class: "tag" }, "disabled"),
       h("div", { class: "muted small-text" }, `${policy.mode}, ${policy.location === "cloud_storage" ? `storage #${policy.cloud_storage_id}` : "data directory"}${policy.prefix ? `: ${policy.prefix}/` : ""}`)),
-    h("td", {}, what(policy)),
+    h("td", { class: "nowrap" }, what(policy)),
     h("td", { class: "nowrap" }, h("code", {}, policy.cron), h("div", { class: "muted small-text" }, policy.timezone)),
     h("td", {}, keep(policy)),
     h("td", { class: "nowrap" }, policy.next_run ? formatDate(policy.next_run) : "-"),
     h("td", {}, lastRun(policy)),
-    h("td", {}, button));
+    h("td", { class: "nowrap" }, button));
 }
 
 async function runNow(policy, button) {
