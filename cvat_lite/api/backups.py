@@ -85,8 +85,11 @@ def _export_parameters(lightweight_text: str) -> list[OpenApiParameter]:
             "filename",
             OpenApiTypes.STR,
             description=(
-                "The object key of the upload (location=cloud_storage; default: a generated "
-                "name under the storage's prefix), or the download name (location=local)."
+                "The object key of the upload (location=cloud_storage), which must not "
+                "exist: a backup never replaces an object (409 cloud_object_exists). "
+                "Default: a new name under the storage's prefix, "
+                "<kind>-<id>_<name>_<full|lightweight>_<UTC time>[-n].zip, never an existing "
+                "one. With location=local: the download name."
             ),
         ),
     ]

@@ -105,14 +105,13 @@ def local_place(partial: Path, name: ArchiveName) -> Path:
 
 
 def local_place_exactly(partial: Path, final: Path) -> Path:
-    """``partial`` under the name ``final`` (same directory), which must not exist yet."""
-    try:
-        if not _link_new(partial, final):
-            raise FileExistsError(errno.EEXIST, "exists", str(final))
-        _sync_directory(final.parent)
-        return final
-    finally:
-        partial.unlink(missing_ok=True)
+    """``partial`` under the name ``final`` (on the same disk), which must not exist yet:
+    FileExistsError otherwise, and ``partial`` is kept."""
+    if not _link_new(partial, final):
+        raise FileExistsError(errno.EEXIST, "exists", str(final))
+    partial.unlink(missing_ok=True)
+    _sync_directory(final.parent)
+    return final
 
 
 def _link_new(partial: Path, final: Path) -> bool:

@@ -14,13 +14,13 @@ import posixpath
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from cvat_lite import errors
 from cvat_lite.backup.archive import ArchiveWriter
+from cvat_lite.backup.destinations import cloud_place, cloud_place_exactly
 from cvat_lite.backup.export import (
     Progress,
     backup_project_check,
@@ -34,6 +34,9 @@ from cvat_lite.backup.export_results import (
     partial_result,
     result_commit,
 )
+from cvat_lite.backup.naming import archive_name
+from cvat_lite.backup.writing import archive_write, read_back_object
+from cvat_lite.cloud.base import CloudProvider, Status
 from cvat_lite.engine.cloud import provider_for, storage_prefix
 from cvat_lite.engine.models import CloudStorage, Project, Task
 from cvat_lite.engine.selectors import cloud_storage_for, visible
@@ -129,7 +132,11 @@ def export_destination(
         return ExportDestination(LOCATION_LOCAL, None, filename)
     if cloud_storage_id is None:
         raise errors.BadRequest(MSG_STORAGE_REQUIRED, code="cloud_storage_id_required")
-    provider_for(_storage(user, cloud_storage_id))  # configuration and endpoint: no network
+    provider = provider_for(_storage(user, cloud_storage_id))  # configuration and endpoint
+    if filename is not None and provider.object_status(filename) == Status.AVAILABLE:
+        # refused now rather than by the worker (which checks again, and uploads with a
+        # conditional put): a backup never replaces an object
+        raise errors.CloudObjectExists(filename)
     return ExportDestination(LOCATION_CLOUD, cloud_storage_id, filename)
 
 
@@ -196,22 +203,14 @@ def _load(target: str, target_id: int) -> Task | Project:
     return obj
 
 
-def _upload(user_id: int, storage_id: int, key: str, path: Path) -> None:
+def _provider(user_id: int, storage_id: int) -> tuple[CloudProvider, str]:
+    """The storage's provider and prefix, if ``user_id`` still sees the storage."""
     user = get_user_model().objects.filter(pk=user_id).first()
     storages = visible(CloudStorage.objects.all(), user) if user is not None else None
     storage = storages.filter(pk=storage_id).first() if storages is not None else None
     if storage is None:
         raise errors.BadRequest(MSG_STORAGE_GONE.format(id=storage_id), code="cloud_storage_gone")
-    with path.open("rb") as stream:
-        provider_for(storage).upload(key, stream, path.stat().st_size)
-
-
-def _cloud_key(storage_id: int, filename: str | None, default: str) -> str:
-    if filename:
-        return filename
-    storage = CloudStorage.objects.filter(pk=storage_id).first()
-    prefix = storage_prefix(storage).strip("/") if storage is not None else ""
-    return f"{prefix}/{default}" if prefix else default
+    return provider_for(storage), storage_prefix(storage)
 
 
 def backup_export_run(
@@ -226,23 +225,35 @@ def backup_export_run(
     """Write the backup (see the module docstring). Expired results are cleaned up first."""
     exports_cleanup()
     obj = _load(target, target_id)
-    name = backup_filename(
-        target=target, name=obj.name, lightweight=lightweight, now=timezone.now()
-    )
-    with partial_result() as (stream, partial), ArchiveWriter(stream) as writer:
-        if isinstance(obj, Task):
-            backup_write_task(task=obj, lightweight=lightweight, writer=writer, progress=progress)
-        else:
-            backup_write_project(
-                project=obj, lightweight=lightweight, writer=writer, progress=progress
-            )
     if destination.location == LOCATION_LOCAL:
+        name = backup_filename(
+            target=target, name=obj.name, lightweight=lightweight, now=timezone.now()
+        )
+        with partial_result() as (stream, partial), ArchiveWriter(stream) as writer:
+            if isinstance(obj, Task):
+                backup_write_task(
+                    task=obj, lightweight=lightweight, writer=writer, progress=progress
+                )
+            else:
+                backup_write_project(
+                    project=obj, lightweight=lightweight, writer=writer, progress=progress
+                )
         download = _download_name(destination.filename) if destination.filename else name
         return ExportOutcome(str(result_commit(partial)), download, MSG_READY)
-    try:
-        assert destination.cloud_storage_id is not None
-        key = _cloud_key(destination.cloud_storage_id, destination.filename, name)
-        _upload(user_id, destination.cloud_storage_id, key, partial)
-    finally:
-        partial.unlink(missing_ok=True)
+    assert destination.cloud_storage_id is not None
+    provider, prefix = _provider(user_id, destination.cloud_storage_id)
+    new_name = archive_name(
+        kind=target, id=obj.id, name=obj.name, lightweight=lightweight, now=timezone.now()
+    )
+    with partial_result() as (stream, partial):
+        try:
+            written = archive_write(stream, obj=obj, lightweight=lightweight, progress=progress)
+            stream.flush()
+            if destination.filename:
+                key = cloud_place_exactly(provider, destination.filename, partial)
+            else:
+                key = cloud_place(provider, prefix, new_name, partial)
+        finally:
+            partial.unlink(missing_ok=True)
+    read_back_object(provider, key, written)
     return ExportOutcome("", "", MSG_UPLOADED.format(id=destination.cloud_storage_id, key=key))

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from cvat_lite import errors
+from cvat_lite.backup.destinations import local_place_exactly
 from cvat_lite.requests.models import Request, RequestAction, RequestStatus
 from cvat_lite.requests.scratch import current_scratch_dir
 from cvat_lite.requests.selectors import requests_visible
@@ -32,6 +33,7 @@ EXPORTS_DIR = "exports"
 PARTIAL_PREFIX = ".partial-"
 SUFFIX = ".zip"
 LOCATION_CLOUD = "cloud_storage"
+MAX_NAME_ATTEMPTS = 3
 
 MSG_RESULT_NOT_FOUND = "There is no backup export {rq_id} of this {target}."
 MSG_NOT_FINISHED = "The backup export {rq_id} is not finished yet (status: {status})."
@@ -62,12 +64,18 @@ def partial_result() -> Iterator[tuple[IO[bytes], Path]]:
 
 
 def result_commit(partial: Path) -> Path:
-    """Give a complete partial file its final name in the exports folder (an atomic rename:
-    the scratch folder is on the same disk)."""
-    final = exports_dir() / partial.name.removeprefix(PARTIAL_PREFIX)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(partial, final)
-    return final
+    """Give a complete partial file its final name in the exports folder, never replacing a
+    file there (a hard link that fails when the name exists, then the partial name removed:
+    the scratch folder is on the same disk); a taken name gets a new random one."""
+    folder = exports_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / partial.name.removeprefix(PARTIAL_PREFIX)
+    for _ in range(MAX_NAME_ATTEMPTS):
+        try:
+            return local_place_exactly(partial, final)
+        except FileExistsError:
+            final = folder / f"{uuid.uuid4().hex}{SUFFIX}"
+    raise FileExistsError(final)
 
 
 def _stale_age() -> int:

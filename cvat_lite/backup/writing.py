@@ -22,7 +22,10 @@ data, a bucket gone) are ``failed`` records too: one item's failure does not sto
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -48,6 +51,7 @@ from cvat_lite.backup.export import (
     Progress,
     backup_write_project,
     backup_write_task,
+    project_tasks,
     task_lightweight_in_project,
 )
 from cvat_lite.backup.export_results import partial_result
@@ -69,6 +73,9 @@ MSG_SHA256 = "The sha256 of {where} read back is not the sha256 written."
 MSG_MD5 = "The storage reports an MD5 for {where} that is not the MD5 written."
 MSG_MEMBERS = "checksums.sha256 of {where} read back is not the one written."
 MSG_UNREADABLE = "{where} cannot be read back: {why}"
+MSG_INTERNAL = "Internal error ({error}): see the server log."
+
+logger = logging.getLogger("cvat_lite.backup")
 
 
 class ReadBackFailed(errors.CvatLiteError):
@@ -142,12 +149,15 @@ def _silent(fraction: float, *, force: bool = False) -> None:
 
 
 def resolve_lightweight(obj: Task | Project, mode: str) -> bool:
-    """``mode`` for ``obj``: "auto" is lightweight for a cloud task and for a project (whose
-    cloud tasks are then lightweight, the others full); "lightweight" of a task that is not in
-    a cloud storage is refused by the export's checks."""
+    """``mode`` for ``obj``: "auto" is lightweight for a cloud task; for a project "auto" and
+    "lightweight" mean "lightweight whenever possible" (cloud tasks lightweight, the others
+    full), and the archive is called lightweight only when one of its tasks is. "lightweight"
+    of a task that is not in a cloud storage is refused by the export's checks."""
     if mode == "full":
         return False
-    if isinstance(obj, Task) and mode == "auto":
+    if isinstance(obj, Project):
+        return any(task_lightweight_in_project(t, True) for t in project_tasks(obj))
+    if mode == "auto":
         return task_lightweight_in_project(obj, True)
     return True
 
@@ -180,6 +190,9 @@ def backup_archive_write(
         record.status, record.error = STATUS_FAILED, exc.message
     except OSError as exc:  # the local disk: full, read-only, permissions
         record.status, record.error = STATUS_FAILED, f"{exc.strerror or exc} ({exc.filename})"
+    except Exception as exc:  # a bug: logged, and this item fails, not the whole run
+        logger.exception("Backup of %s %s failed with an internal error", kind, id)
+        record.status, record.error = STATUS_FAILED, MSG_INTERNAL.format(error=type(exc).__name__)
     finally:
         record.duration = round(time.monotonic() - started, 3)
     return record
@@ -266,6 +279,7 @@ def read_back_file(path: Path, written: Written) -> str:
         raise ReadBackFailed(MSG_SIZE.format(actual=size, where=where, expected=written.bytes))
     digest = hashlib.sha256()
     with path.open("rb") as stream:
+        _drop_cached_pages(stream.fileno())
         for chunk in iter(lambda: stream.read(CHUNK), b""):
             digest.update(chunk)
     if digest.hexdigest() != written.sha256:
@@ -278,6 +292,16 @@ def read_back_file(path: Path, written: Written) -> str:
     except errors.ArchiveError as exc:
         raise ReadBackFailed(MSG_UNREADABLE.format(where=where, why=exc.message)) from None
     return "size,sha256,checksums.sha256"
+
+
+def _drop_cached_pages(fd: int) -> None:
+    """Ask the kernel to forget the file's cached pages (they are clean: the file was synced),
+    so that reading it back reads the storage, not the memory the writer filled. Advisory:
+    where it is not supported the read may come from the cache."""
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is not None:
+        with contextlib.suppress(OSError):
+            advise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def read_back_object(provider: CloudProvider, key: str, written: Written) -> str:

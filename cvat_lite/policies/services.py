@@ -248,7 +248,7 @@ def _backup_item(
             run=run,
             kind=item.kind,
             object_id=item.obj.id,
-            mode=entry["mode"],
+            mode=written.mode,
             name=written.name,
             location=policy.location,
             cloud_storage_id=policy.cloud_storage_id,
@@ -258,7 +258,7 @@ def _backup_item(
             fingerprint=fingerprint,
             created_date=now,
         )
-        entry.update(status="written", archive=written.key, bytes=written.bytes,
+        entry.update(status="written", archive=written.key, bytes=written.bytes, mode=written.mode,
                      sha256=written.sha256, read_back=written.read_back)  # fmt: skip
         if policy.verify_after_write:
             _verify(policy, archive)

@@ -36,6 +36,7 @@ class Written:
     bytes: int
     sha256: str
     read_back: str  # the checks made after writing
+    mode: str  # "full" | "lightweight", as written (a project without cloud tasks: full)
 
 
 def backups_dir() -> Path:
@@ -100,7 +101,7 @@ def archive_write(
         if policy.location == Location.LOCAL
         else (record.location)
     )
-    return Written(record.name, key, record.bytes, record.sha256, record.read_back)
+    return Written(record.name, key, record.bytes, record.sha256, record.read_back, record.mode)
 
 
 def archive_exists(*, policy: BackupPolicy, location: str, key: str) -> bool:

@@ -11,15 +11,13 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-from cvat_lite import errors
-from cvat_lite.backup.archive import ArchiveReader
+from cvat_lite.backup.verify import backup_archive_verify
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.policies import store
 from cvat_lite.policies.models import BackupPolicy, Location, PolicyArchive
 
 MSG_SIZE = "the copy has {found} bytes, {expected} were written"
 MSG_SHA = "the copy's SHA-256 differs from the one of what was written"
-MSG_NO_CHECKSUMS = "the archive has no checksums.sha256"
 
 
 def _check(path: Path, archive: PolicyArchive) -> str | None:
@@ -32,14 +30,8 @@ def _check(path: Path, archive: PolicyArchive) -> str | None:
             digest.update(block)
     if digest.hexdigest() != archive.sha256:
         return MSG_SHA
-    try:
-        with ArchiveReader(path) as reader:
-            if not reader.has_checksums:
-                return MSG_NO_CHECKSUMS
-            reader.verify_checksums()
-    except errors.CvatLiteError as exc:
-        return exc.message
-    return None
+    result = backup_archive_verify(path)
+    return None if result.ok else "; ".join(result.problems)
 
 
 def archive_verify(*, policy: BackupPolicy, archive: PolicyArchive) -> str | None:

@@ -413,7 +413,8 @@ def test_upload_to_a_cloud_storage(api, user, s3_emulator, s3_bucket, drain, tmp
     request = _export(api, task, drain, "lightweight=true")
     assert request["status"] == "finished", request["message"]
     keys = sorted(info.key for info in target.provider().iter_objects(""))
-    assert len(keys) == 2 and keys[1].startswith("task_unlinked_backup-lightweight_")
+    assert len(keys) == 2
+    assert re.fullmatch(rf"task-{task.id}_unlinked_lightweight_\d{{8}}T\d{{6}}Z\.zip", keys[1])
 
 
 # --- projects ----------------------------------------------------------------------------------

@@ -71,10 +71,13 @@ def test_without_hard_links_the_copy_is_exclusive_too(out, monkeypatch):
 
 def test_an_exact_local_name_that_exists_is_refused(out):
     (out / "result.zip").write_bytes(b"old")
+    partial = _partial(out, b"new")
     with pytest.raises(FileExistsError):
-        local_place_exactly(_partial(out, b"new"), out / "result.zip")
-    assert [p.name for p in out.iterdir()] == ["result.zip"]
+        local_place_exactly(partial, out / "result.zip")
+    assert {p.name for p in out.iterdir()} == {"result.zip", partial.name}  # kept for a retry
     assert (out / "result.zip").read_bytes() == b"old"
+    placed = local_place_exactly(partial, out / "other.zip")
+    assert placed.read_bytes() == b"new" and not partial.exists()
 
 
 def test_a_failed_write_leaves_no_partial_file(out):

@@ -188,3 +188,30 @@ def test_big_cloud_archives_are_checked_by_size_and_md5_only(
         kind="task", id=task.id, mode="auto", destination=CloudStorageDestination(storage.id, "")
     )
     assert record.ok and record.read_back == "size,md5"
+
+
+def test_a_project_without_cloud_tasks_is_a_full_archive(user, out):
+    project = Project.objects.create(owner=user, name="empty")
+    record = backup_archive_write(
+        kind="project", id=project.id, mode="lightweight", destination=LocalDirectory(out), now=NOW
+    )
+    assert record.ok, record.error
+    assert (record.mode, record.name) == (
+        "full", f"project-{project.id}_empty_full_20261203T101507Z.zip",
+    )  # fmt: skip
+
+
+def test_an_unexpected_error_fails_the_item_not_the_run(user, out, monkeypatch, caplog):
+    task = make_unlinked_task(user)
+
+    def broken(**kwargs):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(writing, "backup_write_task", broken)
+    record = backup_archive_write(
+        kind="task", id=task.id, mode="auto", destination=LocalDirectory(out), now=NOW
+    )
+    assert record.status == "failed"
+    assert record.error == "Internal error (ValueError): see the server log."
+    assert "Backup of task" in caplog.text
+    assert list(out.iterdir()) == []
