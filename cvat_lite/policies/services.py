@@ -196,7 +196,11 @@ def _unchanged(policy: BackupPolicy, item: _Item, fingerprint: str) -> PolicyArc
     )
     if last is None or last.fingerprint != fingerprint:
         return None
-    if not store.archive_exists(policy=policy, location=last.location, key=last.key):
+    if not store.at_destination(policy=policy, archive=last):
+        return None  # the policy now writes elsewhere: a first archive there
+    if not store.archive_exists(
+        location=last.location, cloud_storage_id=last.cloud_storage_id, key=last.key
+    ):
         return None  # removed behind our back: write it again
     return last
 

@@ -20,7 +20,7 @@ from cvat_lite.backup.writing import backup_archive_write
 from cvat_lite.cloud.base import Status
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.models import CloudStorage
-from cvat_lite.policies.models import BackupPolicy, Location
+from cvat_lite.policies.models import BackupPolicy, Location, PolicyArchive
 
 BACKUPS_DIR = "backups"
 CHUNK = 1024 * 1024
@@ -104,10 +104,19 @@ def archive_write(
     return Written(record.name, key, record.bytes, record.sha256, record.read_back, record.mode)
 
 
-def archive_exists(*, policy: BackupPolicy, location: str, key: str) -> bool:
+def at_destination(*, policy: BackupPolicy, archive: PolicyArchive) -> bool:
+    """Is ``archive`` where the policy writes now (same location, storage and prefix)?"""
+    return (
+        archive.location == policy.location
+        and archive.cloud_storage_id == policy.cloud_storage_id
+        and posixpath.dirname(archive.key) == clean_prefix(policy.prefix)
+    )
+
+
+def archive_exists(*, location: str, cloud_storage_id: int | None, key: str) -> bool:
     if location == Location.LOCAL:
         return (backups_dir() / key).is_file()
-    storage = storage_of(policy.cloud_storage_id)
+    storage = storage_of(cloud_storage_id)
     if storage is None:
         return False
     return provider_for(storage).object_status(key) == Status.AVAILABLE

@@ -86,6 +86,13 @@ def test_unchanged_tasks_are_not_written_again(admin_api, drain):
     (backups_dir() / fourth.report[0]["archive"]).unlink()
     assert _run(admin_api, drain, created["id"]).written == 1
 
+    # The policy now writes elsewhere: a first archive there.
+    admin_api.patch(f"/api/backup/policies/{created['id']}", {"prefix": "moved"}, format="json")
+    moved = _run(admin_api, drain, created["id"])
+    assert moved.written == 1
+    assert moved.report[0]["archive"].startswith("moved/task-")
+    assert _run(admin_api, drain, created["id"]).unchanged == 1
+
 
 def test_pruning_removes_exactly_what_the_retention_says_and_nothing_else(admin_api, drain):
     task, _ = make_local_task(admin_api, drain, name="street")
