@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "django_rq",
     "cvat_lite.engine",
     "cvat_lite.requests",
+    "cvat_lite.policies",
     "cvat_lite.uploads",
     "cvat_lite.web",
 ]
@@ -274,6 +275,9 @@ SPECTACULAR_SETTINGS = {
         "LabelType": "cvat_lite.engine.models.LabelType",
         "JobStatus": "cvat_lite.engine.models.StatusChoice",
         "JobType": "cvat_lite.engine.models.JobType",
+        # a backup policy's local | cloud_storage (the storage location field has its own)
+        "PolicyLocationEnum": "cvat_lite.policies.models.Location",
+        "LocationEnum": "cvat_lite.api.serializers.storage.LOCATIONS",
     },
 }
 

@@ -25,7 +25,7 @@ class RequestOwnerSerializer(serializers.Serializer):
 
 class RequestOperationSerializer(serializers.Serializer):
     type = serializers.CharField(help_text="export:backup | import:backup | create:task")
-    target = serializers.CharField()
+    target = serializers.CharField(help_text="task | project | policy (a backup policy's run)")
     project_id = serializers.IntegerField(allow_null=True)
     task_id = serializers.IntegerField(allow_null=True)
     job_id = serializers.IntegerField(allow_null=True)
@@ -69,7 +69,7 @@ class RequestSerializer(serializers.Serializer):
 _FILTERS = {
     "status": [s.value for s in RequestStatus],
     "action": ["create", "export", "import"],
-    "target": ["task", "project"],
+    "target": ["task", "project", "policy"],
     "subresource": ["backup", "data", "task"],
 }
 

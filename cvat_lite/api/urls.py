@@ -5,6 +5,7 @@ from cvat_lite.api import (
     annotations,
     auth,
     backup_import,
+    backup_policies,
     backups,
     cloudstorages,
     jobs,
@@ -33,4 +34,5 @@ urlpatterns = [
     *requests.urlpatterns,
     *backups.urlpatterns,
     *backup_import.urlpatterns,
+    *backup_policies.urlpatterns,
 ]

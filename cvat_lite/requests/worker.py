@@ -12,12 +12,15 @@ staying ``started`` forever.
 from __future__ import annotations
 
 import gc
+import logging
 from importlib import import_module
 from typing import Any
 
 import rq
 from django.conf import settings
 from rq.job import Job
+
+logger = logging.getLogger("cvat_lite.policies")
 
 RQ_HEARTBEAT_GRACE = 60  # what rq adds to the monitoring interval
 # Imported once by the worker, before it forks a work-horse per job: otherwise every job would
@@ -28,7 +31,23 @@ PRELOAD = (
     "cvat_lite.backup.restore",
     "cvat_lite.backup.restore_requests",
     "cvat_lite.engine.services.data",
+    "cvat_lite.policies.jobs",
+    "cvat_lite.policies.services",
 )
+
+
+def _rearm_policies() -> None:
+    """Recreate the scheduled fire of every enabled backup policy that has none (a lost or
+    flushed Redis): the schedule survives anything but the database."""
+    from cvat_lite.policies.schedule import policies_rearm
+
+    try:
+        armed = policies_rearm()
+    except Exception:  # a worker must start even if the database is not reachable yet
+        logger.exception("Could not re-arm the backup policies' schedules")
+        return
+    if armed:
+        logger.info("Re-armed the schedule of %d backup policies", armed)
 
 
 class Worker(rq.Worker):
@@ -42,6 +61,10 @@ class Worker(rq.Worker):
         # copy every page they touch): that cost ~0.1 s at the start of every job.
         gc.collect()
         gc.freeze()
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        _rearm_policies()
+        return super().work(*args, **kwargs)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         ttl = super().get_heartbeat_ttl(job, working_time)

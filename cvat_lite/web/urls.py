@@ -15,5 +15,6 @@ urlpatterns = [
     re_path(r"^requests/?$", views.page, {"name": "requests"}, name="web-requests"),
     re_path(r"^restore/?$", views.page, {"name": "restore"}, name="web-restore"),
     re_path(r"^account/?$", views.page, {"name": "account"}, name="web-account"),
+    re_path(r"^backup-policies/?$", views.page, {"name": "backuppolicies"}, name="web-policies"),
     re_path(r"^static/(?P<path>.+)$", views.static_file, name="web-static"),
 ]

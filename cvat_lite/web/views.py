@@ -40,6 +40,7 @@ PAGES = {
     "restore": "Restore a backup",
     "account": "Your account",
     "not_found": "Page not found",
+    "backuppolicies": "Backup policies",
 }
 
 

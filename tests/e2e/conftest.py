@@ -82,7 +82,7 @@ def browser(playwright: Playwright) -> Iterator[BrowserContext]:
 
 # What a page may load: the API, the UI's static files, the pages, and object URLs (frames).
 _ALLOWED = re.compile(
-    r"^(/api/|/static/web/|blob:|data:|/(login|tasks/\d+|cloudstorages|requests|restore|account)?(\?|$))"
+    r"^(/api/|/static/web/|blob:|data:|/(login|tasks/\d+|cloudstorages|requests|restore|account|backup-policies)?(\?|$))"
 )
 
 

@@ -40,6 +40,7 @@ def test_pages_fit_the_window(page: Page, web: ApiSession, s3_emulator, size):
         "/restore",
         "/account",
         "/login",
+        "/backup-policies",
     ):
         open_page(page, web, path)
         assert_fits(page, path)

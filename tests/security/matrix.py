@@ -72,6 +72,13 @@ def _login(world: World, role: str) -> dict:
     return {"username": user.username, "password": PASSWORD}
 
 
+def _new_policy(world: World, role: str) -> dict:
+    """Everything of the caller (the anonymous caller is refused before the body matters)."""
+    user = world.users["visitor" if role == "anonymous" else role]
+    return {"name": "mine", "scope": "owner", "target_owner_id": user.id,
+            "location": "local", "cron": "0 3 * * *"}  # fmt: skip
+
+
 def _register(world: World, role: str) -> dict:
     return {
         "username": f"new_{role}",
@@ -228,6 +235,13 @@ CASES: list[Case] = [
     # labels
     _own("/api/labels", "get", 200),
     *_detail("/api/labels/{label}", {"name": "renamed"}),
+    # backup policies
+    _own("/api/backup/policies", "get", 200),
+    _own("/api/backup/policies", "post", 201, body=_new_policy),
+    *_detail("/api/backup/policies/{policy}", {"name": "renamed"}),
+    Case("/api/backup/policies/{policy}/run", "post", 202),
+    Case("/api/backup/policies/{policy}/runs", "get", 200),
+    Case("/api/backup/policies/{policy}/archives", "get", 200),
     # requests
     _own("/api/requests", "get", 200),
     Case("/api/requests/{export_rq}", "get", 200),
@@ -288,6 +302,50 @@ _TO_STORAGE = "location=cloud_storage&cloud_storage_id={storage}"
 _FROM_STORAGE = "location=cloud_storage&cloud_storage_id={storage}&filename=ds/manifest.jsonl"
 
 FOREIGN: list[Foreign] = [
+    Foreign(
+        "a backup policy of the owner's task",
+        "post",
+        "/api/backup/policies",
+        400,
+        "task_not_found",
+        body=lambda world: {
+            "name": "p",
+            "scope": "task",
+            "task_id": world.ids["task"],
+            "location": "local",
+            "cron": "0 2 * * *",
+        },
+    ),
+    Foreign(
+        "a backup policy writing to the owner's storage",
+        "post",
+        "/api/backup/policies",
+        400,
+        "cloud_storage_not_found",
+        body=lambda world: {
+            "name": "p",
+            "scope": "owner",
+            "target_owner_id": world.users["other"].id,
+            "location": "cloud_storage",
+            **_storage(world),
+            "cron": "0 2 * * *",
+        },
+        names_storage=True,
+    ),
+    Foreign(
+        "a backup policy of everything of the owner",
+        "post",
+        "/api/backup/policies",
+        403,
+        "permission_denied",
+        body=lambda world: {
+            "name": "p",
+            "scope": "owner",
+            "target_owner_id": world.users["owner"].id,
+            "location": "local",
+            "cron": "0 2 * * *",
+        },
+    ),
     Foreign(
         "relink own task to the owner's storage",
         "patch",

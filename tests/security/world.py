@@ -39,6 +39,7 @@ from cvat_lite.engine.models import (
     Task,
 )
 from cvat_lite.engine.services.accounts import access_token_create
+from cvat_lite.policies.models import BackupPolicy, PolicyArchive, PolicyRun
 from cvat_lite.requests.models import Request, RequestAction, RequestStatus
 from cvat_lite.requests.services import new_request_id
 from cvat_lite.uploads.models import Upload
@@ -178,6 +179,21 @@ def _build(s3: MotoS3, data_dir: Path, share_root: Path) -> World:
         lightweight=False,
     )
 
+    policy = BackupPolicy.objects.create(
+        owner=users["owner"], name=f"{MARK} policy", scope="task", task=cloud.task,
+        location="cloud_storage", cloud_storage=cloud.storage, prefix=f"{MARK}-backups",
+        cron="0 2 * * *", keep_last=2,
+    )  # fmt: skip
+    policy_run = PolicyRun.objects.create(
+        policy=policy, trigger="manual", status="failed", error=f"{MARK} failure"
+    )
+    PolicyArchive.objects.create(
+        policy=policy, run=policy_run, kind="task", object_id=cloud.task.id, mode="lightweight",
+        name=f"task-{cloud.task.id}_x_lightweight_20260101T000000Z.zip", location="cloud_storage",
+        cloud_storage_id=cloud.storage.id, key=f"{MARK}-backups/x.zip", bytes=1, sha256="0" * 64,
+        fingerprint="0" * 64, created_date=timezone.now(),
+    )  # fmt: skip
+
     # The other user's own objects, from which they name the owner's.
     other_unlinked = make_unlinked_task(users["other"])
     mallory = APIClient()
@@ -213,6 +229,7 @@ def _build(s3: MotoS3, data_dir: Path, share_root: Path) -> World:
         "other_label_attribute": other_label.attributes.get().id,
         "other_job": other_job.id,
         "attribute": label.attributes.get().id,
+        "policy": policy.id,
     }
     markers = (MARK, cloud.storage.resource)
     return World(
@@ -255,6 +272,9 @@ def _owned(user) -> list[Any]:
         Token.objects.filter(user=user),
         Request.objects.filter(owner=user),
         Upload.objects.filter(owner=user),
+        BackupPolicy.objects.filter(owner=user),
+        PolicyRun.objects.filter(policy__owner=user),
+        PolicyArchive.objects.filter(policy__owner=user),
         get_user_model().objects.filter(pk=user.pk),
     ]
 

@@ -20,6 +20,7 @@ PAGE_PATHS = {
     "/requests/": "requests",
     "/restore": "restore",
     "/account": "account",
+    "/backup-policies": "backuppolicies",
 }
 
 

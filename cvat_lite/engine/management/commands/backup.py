@@ -4,6 +4,7 @@
                             [--output DIR | --to-cloud-storage ID [--prefix P]] [--report FILE]
     cvat-lite backup verify ARCHIVE... [--report FILE]
     cvat-lite backup import FILE... [--owner USERNAME]
+    cvat-lite backup policies [--check] [add|edit|delete|run ...]   (cvat_lite.policies.cli)
 
 All run in this process (no worker needed), print a table, and exit with status 1 when any
 item failed. ``export`` writes one archive per task or project through
@@ -38,6 +39,7 @@ from cvat_lite.backup.restore import backup_restore_project, backup_restore_task
 from cvat_lite.backup.verify import backup_archive_verify
 from cvat_lite.backup.writing import backup_archive_write
 from cvat_lite.engine.models import CloudStorage, Project, Task
+from cvat_lite.policies import cli as policies_cli
 
 BAR_WIDTH = 30
 
@@ -129,8 +131,14 @@ class Command(BaseCommand):
         restore.add_argument("files", nargs="+", type=Path, help="backup ZIP files to restore")
         restore.add_argument("--owner", help="username of the new objects' owner (default: "
                              "the first superuser)")  # fmt: skip
+        policies_cli.add_arguments(actions)
 
     def handle(self, *args, action: str, **options) -> None:
+        if action == "policies":
+            status = policies_cli.handle(self, **options)
+            if status:
+                sys.exit(status)
+            return
         started = timezone.now()
         if action == "verify":
             ok = self._verify(**options)

@@ -291,10 +291,10 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def _worker(self, env: dict) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-m", "cvat_lite.cli", "rqworker", "export", "import", "create"],
-            env=env,
-        )
+        # RQ's scheduler (one of the workers holds its lock) fires backup policies.
+        queues = ["export", "import", "create"]
+        command = [sys.executable, "-m", "cvat_lite.cli", "rqworker", *queues, "--with-scheduler"]
+        return subprocess.Popen(command, env=env)
 
     def _stop(self, children: list[subprocess.Popen]) -> None:
         for child in children:
