@@ -12,7 +12,8 @@ resolve. Checked in the clone:
 - no file names that document or the sibling folder, except the tests that read the real-CVAT
   corpus from it (they say where it is expected);
 - every repository path the documents quote in backticks (``cvat_lite/...``, ``tests/...``,
-  ``bench/...``, ``docs/...``) exists.
+  ``bench/...``, ``docs/...``) exists;
+- nothing refers to "issue N" of a tracker a reader of the clone cannot see.
 """
 
 from __future__ import annotations
@@ -265,3 +266,21 @@ def test_paths_quoted_in_the_documents_exist(clone):
                     missing.append(f"{document.relative_to(clone)}:{number}: {code}")
     assert missing == []
     assert quoted > 10
+
+
+def test_no_references_to_an_unlinked_tracker(clone):
+    """ "issue 4" means nothing to a reader of a clone: say what was meant, or link a document.
+    (changelog.d/ fragments are named after issues by design; towncrier's config names them.)"""
+    issue = re.compile(r"\bissues?\s+#?\d+", re.IGNORECASE)
+    offenders = []
+    for path in _text_files(clone):
+        relative = path.relative_to(clone).as_posix()
+        if relative.startswith("changelog.d/") or relative in {
+            "pyproject.toml",
+            "tests/test_standalone.py",
+        }:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if issue.search(line):
+                offenders.append(f"{relative}:{number}: {line.strip()}")
+    assert offenders == []
