@@ -120,13 +120,18 @@ def _prose_lines(text: str) -> list[tuple[int, str]]:
 
 
 def github_slug(heading: str) -> str:
-    """GitHub's anchor for a heading: the rendered text (code marks, emphasis and link targets
-    dropped), lower-cased, punctuation other than '-' and '_' removed, spaces → '-'."""
+    """GitHub's anchor for a heading: the rendered text (code marks, emphasis marks and link
+    targets dropped; code spans kept as they are), lower-cased, punctuation other than '-' and
+    '_' removed, spaces → '-'."""
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)
     text = re.sub(r"<[^>]+>", "", text)
-    text = text.replace("`", "").replace("*", "")
-    text = re.sub(r"(?<!\w)_+|_+(?!\w)", "", text)  # _emphasis_ marks, not snake_case
-    text = unicodedata.normalize("NFC", text).strip().lower()
+    parts = re.split(r"(`+[^`]*`+)", text)
+    for index, part in enumerate(parts):
+        if part.startswith("`"):
+            parts[index] = part.strip("`")
+        else:  # **strong**, *emphasis*, _emphasis_ (not snake_case)
+            parts[index] = re.sub(r"(?<!\w)_+|_+(?!\w)", "", part.replace("*", ""))
+    text = unicodedata.normalize("NFC", "".join(parts)).strip().lower()
     text = "".join(ch for ch in text if ch.isalnum() or ch in " -_")
     return text.replace(" ", "-")
 
@@ -177,6 +182,7 @@ def test_slugs_follow_github():
         "where-things-go-a-new-cloud-provider"
     )
     assert github_slug("`task_id` and [links](x.md)") == "task_id-and-links"
+    assert github_slug("`_private` and _emphasis_") == "_private-and-emphasis"
     assert anchors("# A\n## A\n```\n# not a heading\n```\n### A\n") == {"a", "a-1", "a-2"}
 
 
