@@ -56,7 +56,7 @@ RELINK_CONTENT_SAMPLE = _env_int("RELINK_CONTENT_SAMPLE", 20)
 # Backups written by the CLI and policies to a cloud storage are downloaded again and their
 # sha256 compared when they are at most this large (bigger ones: size and MD5 checks only).
 BACKUP_READBACK_DOWNLOAD_MAX = _env_int("BACKUP_READBACK_DOWNLOAD_MAX", 64 * 1024**2)
-# SPEC 4.4: comma-separated host:port patterns for user-supplied cloud endpoints. The embedded
+# contract 4.4: comma-separated host:port patterns for user-supplied cloud endpoints. The embedded
 # development default allows loopback only; a production deployment allows nothing unless
 # configured.
 CLOUD_ENDPOINT_ALLOWLIST = _env_list(
@@ -76,7 +76,7 @@ MAX_UPLOAD_SIZE = _env_int("MAX_UPLOAD_SIZE", 4 * 1024**3)
 MAX_TASK_IMAGES = _env_int("MAX_TASK_IMAGES", 1_000_000)
 # Unfinished TUS uploads with no write for this many seconds are removed.
 UPLOAD_TTL = _env_int("UPLOAD_TTL", 24 * 3600)
-# Limits for reading backup archives on import (SPEC 9); the defaults are those of
+# Limits for reading backup archives on import (contract 9); the defaults are those of
 # cvat_lite.backup.limits.Limits (its docstring says why). Sizes are uncompressed bytes.
 BACKUP_MAX_MEMBERS = _env_int("BACKUP_MAX_MEMBERS", 2_000_000)
 BACKUP_MAX_MEMBER_SIZE = _env_int("BACKUP_MAX_MEMBER_SIZE", 2 * 1024**3)

@@ -16,10 +16,10 @@ urlpatterns = [
     path("api/redoc", RedocDocsView.as_view(url_name="schema"), name="redoc"),
     path("api/redoc/", RedocDocsView.as_view(url_name="schema")),
     path("api/", include("cvat_lite.api.urls")),
-    # The web UI (issue 6): pages outside api/ that use the API like any other client.
+    # The web UI (README): pages outside api/ that use the API like any other client.
     path("", include("cvat_lite.web.urls")),
 ]
 
-# Errors outside DRF views get the API's error body too (SPEC 8).
+# Errors outside DRF views get the API's error body too (contract 8).
 handler404 = "cvat_lite.web.views.not_found"  # a page for browsers, the API's body otherwise
 handler500 = "cvat_lite.api.exception_handler.server_error_view"

@@ -1,4 +1,4 @@
-"""The production profile behind TLS (CVAT_LITE_HTTPS=1, issue 12 item 12): `cvat-lite check
+"""The production profile behind TLS (CVAT_LITE_HTTPS=1, docs/security.md): `cvat-lite check
 --deploy` reports nothing, cookies are Secure, HSTS is sent and plain HTTP is redirected.
 Settings are read once at start-up, so each check runs in a process of its own."""
 

@@ -1,4 +1,4 @@
-"""``/api/tasks/{id}/annotations/`` and ``/api/jobs/{id}/annotations/`` (SPEC 5.1).
+"""``/api/tasks/{id}/annotations/`` and ``/api/jobs/{id}/annotations/`` (contract 5.1).
 
 GET, PUT (replace), PATCH ``?action=create|update|delete``, DELETE; the body is CVAT's
 ``{version, tags, shapes, tracks}`` with labels by id. These never touch media, so they work for

@@ -1,4 +1,4 @@
-"""Authentication endpoints (SPEC 3), in CVAT 2.80's shapes.
+"""Authentication endpoints (contract 3), in CVAT 2.80's shapes.
 
 - ``POST /api/auth/login`` → ``{key}`` and a Django session (``sessionid`` + ``csrftoken``).
 - ``POST /api/auth/logout``, ``POST /api/auth/register``.

@@ -1,4 +1,4 @@
-"""``Authorization: Bearer <personal access token>`` (SPEC 3).
+"""``Authorization: Bearer <personal access token>`` (contract 3).
 
 A read-only token is refused on unsafe methods here, in authentication, so that the rule holds
 for every DRF view whatever its permission classes.

@@ -1,4 +1,4 @@
-"""Backup import (SPEC 7.4): ``POST /api/tasks/backup/`` and ``POST /api/projects/backup/``.
+"""Backup import (contract 7.4): ``POST /api/tasks/backup/`` and ``POST /api/projects/backup/``.
 
 Each accepts CVAT's three upload forms (``cvat_lite.api.uploads``): a multipart ``task_file`` /
 ``project_file``, the TUS flow (Upload-Start, TUS create, PATCH chunks, Upload-Finish), or
@@ -32,7 +32,7 @@ _RESTORE = (
     "storage with the same provider, bucket and prefix that holds the manifest's objects, the "
     "task is linked to it; otherwise it stays unlinked (cloud_storage_id null; attach a storage "
     "with PATCH /api/tasks/{id}/data/meta). The request's message says which happened. The "
-    "import is atomic: a refused archive (SPEC 9) fails the request with a message saying "
+    "import is atomic: a refused archive (contract 9) fails the request with a message saying "
     "what is wrong, and nothing is created."
 )
 

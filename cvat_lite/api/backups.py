@@ -1,4 +1,4 @@
-"""Task and project backups (SPEC 7): export, download, and the legacy endpoint.
+"""Task and project backups (contract 7): export, download, and the legacy endpoint.
 
 - ``POST /api/{tasks|projects}/{id}/backup/export`` → 202 ``{rq_id}`` (an ``export:backup``
   request); ``GET /api/{tasks|projects}/{id}/backup/download?rq_id=`` streams the finished

@@ -1,4 +1,4 @@
-"""The cloud storages API (SPEC 4.1): ``/api/cloudstorages`` in CVAT 2.80's shapes.
+"""The cloud storages API (contract 4.1): ``/api/cloudstorages`` in CVAT 2.80's shapes.
 
 Credentials are write-only: the read serializer has no credential field at all.
 """

@@ -1,4 +1,4 @@
-"""The one place where errors become HTTP responses (SPEC 8).
+"""The one place where errors become HTTP responses (contract 8).
 
 Every error body is ``{"code": "<snake_case>", "message": "<fixed text>", "extra": {...}}``.
 Domain errors carry their own status/code/message; DRF's errors keep their per-field detail in

@@ -1,4 +1,4 @@
-"""``/api/jobs``: list (``?task_id=``), read, change stage/state/status (SPEC 5.1)."""
+"""``/api/jobs``: list (``?task_id=``), read, change stage/state/status (contract 5.1)."""
 
 from __future__ import annotations
 
@@ -159,6 +159,6 @@ class JobViewSet(ResourceViewSet):
 
 
 router = SimpleRouter()
-router.trailing_slash = "/?"  # both spellings (SPEC 10)
+router.trailing_slash = "/?"  # both spellings (contract 10)
 router.register("jobs", JobViewSet, basename="job")
 urlpatterns = router.urls

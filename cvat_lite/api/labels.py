@@ -1,4 +1,4 @@
-"""``/api/labels``: list (``?task_id=|project_id=|job_id=``), read, change, delete (SPEC 5.1).
+"""``/api/labels``: list (``?task_id=|project_id=|job_id=``), read, change, delete (contract 5.1).
 
 A list shows top-level labels (skeleton elements are nested in ``sublabels``) unless
 ``parent_id`` asks for the elements of one skeleton. ``task_id``/``job_id`` give the labels the
@@ -104,6 +104,6 @@ class LabelViewSet(ResourceViewSet):
 
 
 router = SimpleRouter()
-router.trailing_slash = "/?"  # both spellings (SPEC 10)
+router.trailing_slash = "/?"  # both spellings (contract 10)
 router.register("labels", LabelViewSet, basename="label")
 urlpatterns = router.urls

@@ -1,4 +1,4 @@
-"""Request values no database can store are refused here, once, for every view (SPEC 8).
+"""Request values no database can store are refused here, once, for every view (contract 8).
 
 PostgreSQL text cannot hold a NUL character, no database driver can encode an unpaired UTF-16
 surrogate (JSON may spell one, ``"\\ud800"``), and no integer column holds more than 64 bits

@@ -1,5 +1,5 @@
 """``PATCH /api/projects/{id}/cloud_storage``: relink the unlinked cloud tasks of a project
-(SPEC 7.5)."""
+(contract 7.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``/api/projects``: list, create, read, change, delete (SPEC 5.1)."""
+"""``/api/projects``: list, create, read, change, delete (contract 5.1)."""
 
 from __future__ import annotations
 
@@ -123,6 +123,6 @@ class ProjectViewSet(ResourceViewSet):
 
 
 router = SimpleRouter()
-router.trailing_slash = "/?"  # both spellings (SPEC 10)
+router.trailing_slash = "/?"  # both spellings (contract 10)
 router.register("projects", ProjectViewSet, basename="project")
 urlpatterns = router.urls

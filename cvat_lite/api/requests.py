@@ -1,4 +1,4 @@
-"""The requests API (SPEC 6): background operations of the caller."""
+"""The requests API (contract 6): background operations of the caller."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Server information (SPEC 3): ``GET /api/server/about`` (anyone) and ``/api/server/plugins``.
+"""Server information (contract 3): ``GET /api/server/about`` (anyone) and ``/api/server/plugins``.
 
 The SDK's ``Client`` reads ``about.version`` on connect and accepts servers whose version is
 ``~= 2.80.0`` (or 2.81): so the version is PEP 440 and in the 2.80 series.

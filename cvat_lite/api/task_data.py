@@ -1,4 +1,4 @@
-"""Task and job data (SPEC 5.1, 5.3): creating a task's data, reading its media and metadata.
+"""Task and job data (contract 5.1, 5.3): creating a task's data, reading its media and metadata.
 
 - ``POST /api/tasks/{id}/data`` → 202 ``{rq_id}`` (a ``create:task`` request). JSON or
   multipart; CVAT's upload protocol as the SDK speaks it: ``Upload-Start`` (202), batches of

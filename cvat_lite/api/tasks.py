@@ -1,4 +1,4 @@
-"""``/api/tasks``: list, create, read, change, delete (SPEC 5.1). Task data endpoints are in
+"""``/api/tasks``: list, create, read, change, delete (contract 5.1). Task data endpoints are in
 ``task_data``; annotations in ``annotations``."""
 
 from __future__ import annotations
@@ -204,6 +204,6 @@ class TaskViewSet(ResourceViewSet):
 
 
 router = SimpleRouter()
-router.trailing_slash = "/?"  # both spellings (SPEC 10)
+router.trailing_slash = "/?"  # both spellings (contract 10)
 router.register("tasks", TaskViewSet, basename="task")
 urlpatterns = router.urls

@@ -1,4 +1,4 @@
-"""Login throttling (issue 12 item 8, docs/security.md): failed logins are counted per account
+"""Login throttling (docs/security.md): failed logins are counted per account
 and per client address in Redis; past a limit, logins are refused with 429 and ``Retry-After``
 until the window of the first counted failure ends.
 

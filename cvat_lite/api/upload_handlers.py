@@ -1,4 +1,4 @@
-"""Bounds on the files of one multipart request (issue 12 item 4, docs/security.md).
+"""Bounds on the files of one multipart request (docs/security.md).
 
 Django refuses a request with more than ``DATA_UPLOAD_MAX_NUMBER_FILES`` file parts (its guard
 for CVE-2023-24580); a large request keeps each file in a temporary file that stays open until

@@ -1,4 +1,4 @@
-"""CVAT's upload protocol for one endpoint (SPEC 7.4), as the SDK 2.80 speaks it.
+"""CVAT's upload protocol for one endpoint (contract 7.4), as the SDK 2.80 speaks it.
 
 An endpoint that "accepts an uploaded file" gets three forms on one URL:
 

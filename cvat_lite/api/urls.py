@@ -1,5 +1,5 @@
 """All API routes. Each resource module owns its ``urlpatterns``; paths accept both trailing-slash
-spellings (SPEC 10)."""
+spellings (contract 10)."""
 
 from cvat_lite.api import (
     annotations,

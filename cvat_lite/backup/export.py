@@ -1,4 +1,4 @@
-"""Writing task and project backups (SPEC 7.1-7.3) into an ``ArchiveWriter``.
+"""Writing task and project backups (contract 7.1-7.3) into an ``ArchiveWriter``.
 
 A task backup is ``task.json``, ``annotations.json``, ``data/manifest.jsonl`` (rendered from
 the task's Image rows), in a lightweight one ``cloud_objects.jsonl`` (what the bucket said of

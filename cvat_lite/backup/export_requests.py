@@ -1,4 +1,4 @@
-"""Backup export requests (SPEC 6, 7.1): validating and queueing an export, and running it.
+"""Backup export requests (contract 6, 7.1): validating and queueing an export, and running it.
 
 ``backup_export_submit`` refuses what cannot be exported before anything is queued and submits
 an ``export:backup`` request whose id is deterministic per (object, user, mode, location), so a

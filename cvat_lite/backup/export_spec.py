@@ -42,7 +42,7 @@ from cvat_lite.engine.services.labels import labels_of
 from cvat_lite.errors import CvatLiteError
 from cvat_lite.media.manifest import ManifestEntry, entry_from_key
 
-FULL_STORAGE = "local"  # every full backup carries its media (SPEC 7.2)
+FULL_STORAGE = "local"  # every full backup carries its media (contract 7.2)
 ROW_BATCH = 10_000
 _RELATED_TEXT = "related_files_text"
 

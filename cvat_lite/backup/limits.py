@@ -1,5 +1,5 @@
-"""Size limits for reading backup archives (SPEC 9: "limits are settings with documented
-defaults").
+"""Size limits for reading backup archives (contract 9: every limit is a setting with a documented
+default).
 
 The defaults are generous for real tasks and small enough to stop a ZIP bomb or a memory
 exhaustion attempt before anything is extracted. The importer builds ``Limits`` from settings;

@@ -1,5 +1,5 @@
-"""Relinking a cloud task to a cloud storage, verified (SPEC 7.5), and the auto-relink of
-restored lightweight backups (SPEC 7.4).
+"""Relinking a cloud task to a cloud storage, verified (contract 7.5), and the auto-relink of
+restored lightweight backups (contract 7.4).
 
 A cloud task's Image rows are its media manifest: ``Image.path`` (and each of its
 ``related_files``) is a full object key; ``Image.checksum`` is CVAT's manifest checksum (the MD5
@@ -354,7 +354,7 @@ def _content_check(
             return True
         if hashlib.md5(content, usedforsecurity=False).hexdigest() == checksum:
             return False  # the file's own MD5: what lightweight backups of tasks made from a
-            # listing held before issue 10 (identical bytes: as good as the pixels)
+            # listing held before pixel checksums (identical bytes: as good as the pixels)
         try:
             return pixel_md5(content) != checksum
         except errors.BadRequest:  # not a decodable image

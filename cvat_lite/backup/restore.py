@@ -1,4 +1,4 @@
-"""Restoring task and project backups (SPEC 7.4, 9).
+"""Restoring task and project backups (contract 7.4, 9).
 
 ``backup_restore_task`` / ``backup_restore_project`` open the archive with the limits of the
 settings (``restore_limits``), check everything (``restore_plan``: layout, documents, manifest,

@@ -1,6 +1,6 @@
 """Restoring a backup, step 1: read and cross-check one task of an archive, write nothing.
 
-``plan_task`` runs every check of SPEC 9 that needs the archive's documents together, before a
+``plan_task`` runs every check of contract 9 that needs the archive's documents together, before a
 row or a file is created: the layout (``format.check_task_layout``: task.json, the manifest and,
 for a full backup, every medium), annotations.json (labels and attributes by name), then the
 consistency between them: the manifest has the frames task.json's data and jobs describe, the

@@ -1,4 +1,4 @@
-"""Backup import requests (SPEC 6, 7.4): queueing an import, and fetching its archive.
+"""Backup import requests (contract 6, 7.4): queueing an import, and fetching its archive.
 
 ``backup_import_submit`` takes what the upload machinery received (``LocalFile`` for multipart
 and TUS, ``CloudFile`` for ``location=cloud_storage``), refuses a local file that is not a ZIP

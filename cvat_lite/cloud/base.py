@@ -120,7 +120,7 @@ class Timeouts:
         )
 
 
-# Status checks fail fast (SPEC 4.4); data transfers get longer reads and retries.
+# Status checks fail fast (contract 4.4); data transfers get longer reads and retries.
 STATUS_TIMEOUTS = Timeouts(connect=2, read=5, attempts=1)
 DATA_TIMEOUTS = Timeouts(connect=5, read=60, attempts=3)
 

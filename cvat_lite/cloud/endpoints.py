@@ -1,4 +1,4 @@
-"""Outbound safety (SPEC 4.4): may a storage talk to this user-supplied endpoint?
+"""Outbound safety (contract 4.4): may a storage talk to this user-supplied endpoint?
 
 Patterns are ``host:port``; ``*`` stands for any port or for any one host label
 (``127.0.0.1:*``, ``localhost:*``, ``minio.internal:9000``, ``*.internal:9000``, ``[::1]:*``).

@@ -1,4 +1,4 @@
-"""Credentials never reach a log record (SPEC 2: credentials are "never logged").
+"""Credentials never reach a log record (contract 2).
 
 The SDKs log request details at DEBUG: botocore the signed request (its ``Authorization``
 header names the access key id, ``X-Amz-Security-Token`` carries the session token) and the

@@ -1,4 +1,4 @@
-"""The domain model (SPEC 2)."""
+"""The domain model (contract 2)."""
 
 from __future__ import annotations
 
@@ -219,7 +219,7 @@ class Task(models.Model):
     )
     source_storage = models.JSONField(null=True, blank=True)
     target_storage = models.JSONField(null=True, blank=True)
-    # Kept from CVAT backups so that a restore never drops data (SPEC 2).
+    # Kept from CVAT backups so that a restore never drops data (contract 2).
     validation_layout = models.JSONField(null=True, blank=True)
     consensus_replicas = models.PositiveIntegerField(default=0)
     created_date = models.DateTimeField(auto_now_add=True)

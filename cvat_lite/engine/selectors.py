@@ -1,4 +1,4 @@
-"""Reads shared by the API: what a user may see (SPEC 3).
+"""Reads shared by the API: what a user may see (contract 3).
 
 Rule: superusers see everything; other users see only what they own. Another user's object is
 answered with 404 everywhere (its existence is not revealed).

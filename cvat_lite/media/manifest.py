@@ -1,4 +1,4 @@
-"""The media manifest (``manifest.jsonl``, SPEC 5.2): a streaming reader and writer.
+"""The media manifest (``manifest.jsonl``, contract 5.2): a streaming reader and writer.
 
 Format (CVAT's image manifest): JSON lines; line 1 ``{"version":"1.1"}`` ("1.0" is read too),
 line 2 ``{"type":"images"}``, then one line per image::

@@ -1,4 +1,4 @@
-"""How a list of media keys becomes the task's ordered frame list (SPEC 5.1, CVAT semantics).
+"""How a list of media keys becomes the task's ordered frame list (contract 5.1, CVAT semantics).
 
 The order of operations is the caller's: filter (``filter_keys``), sort (``sort_keys``), then
 take ``frame_range`` of the sorted list (``start_frame``/``stop_frame``/``frame_filter``).

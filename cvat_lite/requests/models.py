@@ -1,4 +1,4 @@
-"""Background requests (SPEC 6): the typed, persistent state of every long operation."""
+"""Background requests (contract 6): the typed, persistent state of every long operation."""
 
 from __future__ import annotations
 

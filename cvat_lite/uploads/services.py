@@ -1,4 +1,4 @@
-"""Writes for uploads (SPEC 7.4): CVAT's TUS flow, multipart files, expiry.
+"""Writes for uploads (contract 7.4): CVAT's TUS flow, multipart files, expiry.
 
 The bytes of a TUS upload are appended to ``DATA_DIR/uploads/<id>``, whose size is the
 upload's offset. Every write holds an exclusive ``flock`` on that file (not a database lock,

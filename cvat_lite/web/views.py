@@ -1,4 +1,4 @@
-"""The web UI's pages (issue 6).
+"""The web UI's pages (see the README's "The web page").
 
 Each page is a shell: the layout, its labels and a script. The script reads and changes
 everything through the public ``/api/...`` endpoints with ``fetch()`` and the session cookie;

@@ -1,4 +1,4 @@
-"""SPEC 5.1: /api/tasks/{id}/annotations/ and /api/jobs/{id}/annotations/."""
+"""contract 5.1: /api/tasks/{id}/annotations/ and /api/jobs/{id}/annotations/."""
 
 from __future__ import annotations
 
@@ -398,7 +398,7 @@ def test_works_for_a_task_whose_cloud_storage_is_gone(api, user):
     storage = make_cloud_storage(user)
     task.data.cloud_storage = storage
     task.data.save()
-    storage.delete()  # the task is now unlinked (SPEC 5.3)
+    storage.delete()  # the task is now unlinked (contract 5.3)
     (job,) = _jobs(task)
 
     document = _document(task)

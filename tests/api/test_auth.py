@@ -1,4 +1,4 @@
-"""SPEC 3: login, logout, registration, API tokens, personal access tokens, /api/users/self."""
+"""contract 3: login, logout, registration, API tokens, personal access tokens, /api/users/self."""
 
 from __future__ import annotations
 
@@ -558,7 +558,7 @@ def test_access_tokens_anonymous_is_401(anon_api):
     assert not AccessToken.objects.exists()
 
 
-# --- the official SDK against a live server (SPEC 10) ------------------------------------------
+# --- the official SDK against a live server (contract 10) --------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,4 +1,4 @@
-"""Backup export through the API (SPEC 6, 7.1-7.3): the archive of a cloud task on each
+"""Backup export through the API (contract 6, 7.1-7.3): the archive of a cloud task on each
 provider (full and lightweight), refusals, parameters, requests, downloads, expiry, uploads to a
 cloud storage, projects, and the legacy endpoint."""
 

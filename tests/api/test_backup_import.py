@@ -1,4 +1,4 @@
-"""Backup import through the API (SPEC 7.4): the upload forms, full and lightweight restores,
+"""Backup import through the API (contract 7.4): the upload forms, full and lightweight restores,
 auto-relink on each provider, projects, and the request a client polls."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC 10: the unmodified cvat-sdk / cvat-cli 2.80 restore backups (TUS) from a live server:
+"""contract 10: the unmodified cvat-sdk / cvat-cli 2.80 restore backups (TUS) from a live server:
 ``client.tasks.create_from_backup``, ``client.projects.create_from_backup`` and
 ``cvat-cli task create-from-backup``."""
 

@@ -1,4 +1,4 @@
-"""Issue 3: a CVAT-format archive built by hand from the format alone — no checksums.sha256, no
+"""A CVAT-format archive built by hand from the format alone — no checksums.sha256, no
 origin block, only CVAT's keys — restores through the API."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Round trips through the API (SPEC 7): export a task or project, import the archive, and get
+"""Round trips through the API (contract 7): export a task or project, import the archive, and get
 the same task back: fields, labels, data, manifest, jobs, annotations, and byte-identical
 frames (full backups: from the archive; lightweight ones: from the bucket, once linked)."""
 

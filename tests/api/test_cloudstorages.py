@@ -1,4 +1,4 @@
-"""SPEC 4.1 / 4.4: the cloud storages API against the real emulators."""
+"""contract 4.1 / 4.4: the cloud storages API against the real emulators."""
 
 from __future__ import annotations
 

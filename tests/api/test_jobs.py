@@ -1,4 +1,4 @@
-"""SPEC 5.1: /api/jobs."""
+"""contract 5.1: /api/jobs."""
 
 from __future__ import annotations
 

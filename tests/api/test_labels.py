@@ -1,4 +1,4 @@
-"""SPEC 5.1: /api/labels."""
+"""contract 5.1: /api/labels."""
 
 from __future__ import annotations
 

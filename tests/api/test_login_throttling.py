@@ -1,4 +1,4 @@
-"""Login throttling (issue 12 item 8): failures per account and per client address, 429 with
+"""Login throttling (docs/security.md): failures per account and per client address, 429 with
 Retry-After, no password hash for a refused attempt, the admin login too."""
 
 from __future__ import annotations

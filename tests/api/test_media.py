@@ -1,4 +1,4 @@
-"""Media reads (SPEC 5.1, 5.3): frames, chunks, previews, context images, data/meta, the
+"""Media reads (contract 5.1, 5.3): frames, chunks, previews, context images, data/meta, the
 chunk cache, and tasks whose cloud storage link is missing or broken."""
 
 from __future__ import annotations
@@ -300,7 +300,7 @@ def test_chunks_are_cached_until_the_link_changes(api, user, s3_cloud, drain):
     assert _zip(api.get(url).content) == before
 
 
-# --- missing or broken storage link (SPEC 5.3) -------------------------------------------------
+# --- missing or broken storage link (contract 5.3) ---------------------------------------------
 
 MEDIA_READS = [
     "data?type=frame&number=0&quality=original",

@@ -1,4 +1,4 @@
-"""SPEC 5.1: /api/projects."""
+"""contract 5.1: /api/projects."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Relinking cloud tasks over the API (SPEC 7.5): ``PATCH /api/tasks/{id}/data/meta`` with
+"""Relinking cloud tasks over the API (contract 7.5): ``PATCH /api/tasks/{id}/data/meta`` with
 ``cloud_storage_id`` and ``PATCH /api/projects/{id}/cloud_storage``. Real emulators."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Relink with what real CVAT writes (issue 10): CVAT's manifest ``checksum`` is the MD5 of the
+"""Relink with what real CVAT writes (docs/relink.md): CVAT's ``checksum`` is the MD5 of the
 decoded pixels, never an object's MD5, so tasks from a CVAT-made manifest or a CVAT-written
 lightweight backup are verified by listing plus a random content sample; prefix moves and dry
 runs. Real S3 emulator; the bucket is ``shared/interop/cvat-2.73/bucket/`` as CVAT saw it."""

@@ -1,4 +1,4 @@
-"""SPEC 3: server information, and the live schema and docs."""
+"""contract 3: server information, and the live schema and docs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Task data creation (SPEC 5.1, 5.2): POST /api/tasks/{id}/data and its create:task request."""
+"""Task data creation (contract 5.1, 5.2): POST /api/tasks/{id}/data and its create:task request."""
 
 from __future__ import annotations
 
@@ -558,7 +558,7 @@ def test_chunk_zip_of_a_created_task(api, user, storage, s3_emulator, s3_bucket,
     assert frames.chunk_count(Task.objects.get(pk=task.id).data) == 2
 
 
-# --- the official SDK against a live server (SPEC 10) ------------------------------------------
+# --- the official SDK against a live server (contract 10) --------------------------------------
 
 
 def test_sdk_local_and_share_uploads_and_media(live_server, background_worker, user, tmp_path):

@@ -1,4 +1,4 @@
-"""SPEC 5.1: /api/tasks."""
+"""contract 5.1: /api/tasks."""
 
 from __future__ import annotations
 

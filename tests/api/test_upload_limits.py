@@ -1,4 +1,4 @@
-"""Files in one multipart request (issue 12 item 4): every endpoint refuses more than
+"""Files in one multipart request (docs/security.md): every endpoint refuses more than
 MAX_REQUEST_FILES with a 400 before storing them, task data takes MAX_TASK_UPLOAD_FILES, and
 many files never exhaust the process's file descriptors (the test lowers the process's limit
 so that one descriptor per file would run out)."""

@@ -3,7 +3,7 @@
 ``task_backup()`` is a valid task backup (full or lightweight) as a ``Backup``: an ordered dict
 of members that a test changes before writing it, with the ``ArchiveWriter`` (checksums
 included) or raw with ``zipfile`` (any checksums file, or none). The other helpers craft the
-bad archives of SPEC 9 that zipfile will not write directly, by patching bytes.
+bad archives of contract 9 that zipfile will not write directly, by patching bytes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A backup written by real CVAT (SPEC 7.4) opens and parses; see shared/interop/README.md."""
+"""A backup written by real CVAT (contract 7.4) opens and parses; see the corpus's README."""
 
 import json
 import zipfile

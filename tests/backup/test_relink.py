@@ -1,4 +1,4 @@
-"""The relink services (SPEC 7.4, 7.5): verification of a task's manifest against a bucket with
+"""The relink services (contract 7.4, 7.5): verification of a task's manifest against a bucket with
 one paged listing, and the auto-relink used by restores. Real emulators."""
 
 from __future__ import annotations

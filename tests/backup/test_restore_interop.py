@@ -1,4 +1,4 @@
-"""A backup written by real CVAT restores (SPEC 7.4); see shared/interop/README.md."""
+"""A backup written by real CVAT restores (contract 7.4); see the corpus's README."""
 
 from __future__ import annotations
 

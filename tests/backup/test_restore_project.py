@@ -1,4 +1,4 @@
-"""Restoring project backups (SPEC 7.3, 7.4) at the service level: all or nothing."""
+"""Restoring project backups (contract 7.3, 7.4) at the service level: all or nothing."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Restores that must be refused (SPEC 9) at the service level: the cross-file checks made
+"""Restores that must be refused (contract 9) at the service level: the cross-file checks made
 before anything is written, and failures after rows and files were written. Each asserts the
-exact message and that nothing was left behind. (The archive-level cases of SPEC 9 go through
+exact message and that nothing was left behind. (The archive-level cases of contract 9 go through
 the API in tests/api/test_backup_import_refusals.py.)"""
 
 from __future__ import annotations

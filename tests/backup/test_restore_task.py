@@ -1,4 +1,4 @@
-"""Restoring task backups (SPEC 7.4) at the service level: what a restore creates."""
+"""Restoring task backups (contract 7.4) at the service level: what a restore creates."""
 
 from __future__ import annotations
 

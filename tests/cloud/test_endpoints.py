@@ -1,4 +1,4 @@
-"""The endpoint allowlist (SPEC 4.4): pure matching, no network."""
+"""The endpoint allowlist (contract 4.4): pure matching, no network."""
 
 from __future__ import annotations
 

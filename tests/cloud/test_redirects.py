@@ -1,4 +1,4 @@
-"""SPEC 4.4: redirects are not followed to hosts outside the allowlist.
+"""contract 4.4: redirects are not followed to hosts outside the allowlist.
 
 An allowed local server answers every request with 302 to a second local server (another
 port, outside the allowlist). That one answers 200 to anything: had the client followed the

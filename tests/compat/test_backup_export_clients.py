@@ -1,4 +1,4 @@
-"""SPEC 10: backup exports with the unmodified clients against a live server —
+"""contract 10: backup exports with the unmodified clients against a live server —
 ``task.download_backup(path, lightweight=True|False)`` (cvat-sdk) and ``cvat-cli task backup``."""
 
 from __future__ import annotations

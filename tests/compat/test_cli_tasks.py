@@ -1,4 +1,4 @@
-"""SPEC 10 / issue 2: `cvat-cli task create NAME share KEYS… --cloud_storage_id N`."""
+"""contract 10: `cvat-cli task create NAME share KEYS… --cloud_storage_id N`."""
 
 from __future__ import annotations
 

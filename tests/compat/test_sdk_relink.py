@@ -1,4 +1,4 @@
-"""SPEC 7.5 / 10: the unmodified cvat-sdk relinks a cloud task with
+"""contract 7.5 / 10: the unmodified cvat-sdk relinks a cloud task with
 ``tasks_api.partial_update_data_meta(id, patched_data_meta_write_request={"cloud_storage_id": N})``
 against a live server."""
 

@@ -1,4 +1,4 @@
-"""SPEC 10 / issue 2: the unmodified cvat-sdk drives a cloud-storage task end to end."""
+"""contract 10: the unmodified cvat-sdk drives a cloud-storage task end to end."""
 
 from __future__ import annotations
 

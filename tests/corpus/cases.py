@@ -1,4 +1,4 @@
-"""The bad-input corpus (SPEC 9): every crafted upload, and what the server must answer.
+"""The bad-input corpus (contract 9): every crafted upload, and what the server must answer.
 
 One row per case: how the file is built (``generate``), how it is sent (multipart by default;
 TUS or the cloud-storage form where the case is about the transport), where it is refused and

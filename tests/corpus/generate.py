@@ -1,4 +1,4 @@
-"""Builders of the bad-input corpus (SPEC 9), and a command that writes every case to a folder.
+"""Builders of the bad-input corpus (contract 9), and a command that writes every case to a folder.
 
 Every archive is made by code from ``tests.backup.archives`` (a valid backup, changed), so the
 repository holds no binary file. A builder takes a scratch folder and returns the file it

@@ -1,4 +1,4 @@
-"""The bad-input corpus (SPEC 9) through the real API: every case of ``cases.CASES`` is built,
+"""The bad-input corpus (contract 9) through the real API: every case of ``cases.CASES`` is built,
 sent (multipart, TUS or the cloud-storage form) and, when queued, run by the in-process worker.
 
 A refused case answers its exact 4xx or fails its request with the exact message, creates

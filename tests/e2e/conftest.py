@@ -20,7 +20,7 @@ from tests.conftest import PASSWORD
 from tests.e2e.helpers import DESKTOP, SCREENSHOTS, ApiSession, ready, screenshot
 
 CHROMIUM = Path("/usr/bin/chromium")
-# Exactly these flags (issue 6); Playwright adds no headless flags of its own (headless=False).
+# Exactly these flags (README); Playwright adds no headless flags of its own (headless=False).
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

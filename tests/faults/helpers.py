@@ -103,7 +103,7 @@ def assert_unchanged(before: Snapshot, *, cache: bool = True) -> None:
 
 
 def assert_unavailable(response) -> None:
-    """A 503 with the error body (SPEC 8)."""
+    """A 503 with the error body (contract 8)."""
     assert response.status_code == 503, (response.status_code, response.content)
     assert response.json() == {
         "code": "service_unavailable",

@@ -1,4 +1,4 @@
-"""The cloud storage failing in the middle of an operation (issue 5: faults): the bucket deleted,
+"""The cloud storage failing in the middle of an operation (faults): the bucket deleted,
 its objects deleted, or the credentials revoked (the proxy switches to the auth-enforcing
 emulator, which refuses them) — after a full export has written some media, while the result
 of an export is uploaded, between a relink's status check and its listing, and between two

@@ -1,4 +1,4 @@
-"""Concurrency (issue 5): 20 identical exports at once against a live server make one request
+"""Concurrency: 20 identical exports at once against a live server make one request
 and one job; exports of different tasks run in parallel on two real worker processes and all
 finish; two imports of the same archive at once make two correct, independent tasks."""
 

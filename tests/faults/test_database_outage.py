@@ -1,4 +1,4 @@
-"""The database failing under a request (issue 5: faults): 503 with the error body, not 500,
+"""The database failing under a request (faults): 503 with the error body, not 500,
 and everything works again once it is back. Real faults: another session holds a lock the
 request needs and the request's wait is bounded (SQLite: the write lock and a short busy
 timeout; PostgreSQL: a table lock and ``lock_timeout``), and on PostgreSQL the server ends the

@@ -1,4 +1,4 @@
-"""Which errors become which status (SPEC 8): a value the database refuses is bad input, not a
+"""Which errors become which status (contract 8): a value the database refuses is bad input, not a
 server fault, on either database — a NUL character (PostgreSQL text cannot hold one) or an
 integer past 64 bits in a path or a filter: 400, or 404/200 where the lookup finds nothing."""
 

@@ -1,4 +1,4 @@
-"""What a request that will never run leaves behind is removed with it (issue 5: faults): the
+"""What a request that will never run leaves behind is removed with it (faults): the
 uploaded archive of an import that is cancelled, or whose job was lost (Redis emptied), lives in
 the request's scratch folder and goes when the request fails."""
 

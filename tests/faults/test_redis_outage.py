@@ -1,4 +1,4 @@
-"""Redis unavailable (issue 5: faults): the endpoints that need it answer 503 with the error
+"""Redis unavailable (faults): the endpoints that need it answer 503 with the error
 body — not 500, and without saving anything — the others keep working, and everything works
 again once Redis is back. The test runs its own Redis server, stops it, and starts it again on
 the same port (empty, as a restarted Redis without persistence is)."""

@@ -1,4 +1,4 @@
-"""A worker process SIGKILLed in the middle of an export or an import (issue 5: faults).
+"""A worker process SIGKILLed in the middle of an export or an import (faults).
 
 Real ``cvat-lite rqworker`` processes run the jobs. Each job is stopped at a known point by a
 gating proxy in front of the S3 emulator (or, on PostgreSQL, by a table lock) so that the kill

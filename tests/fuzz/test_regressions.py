@@ -1,4 +1,4 @@
-"""Plain, deterministic tests for each 5xx (and each answer that broke SPEC 8) the schemathesis
+"""Plain, deterministic tests for each 5xx (and each answer that broke contract 8) the schemathesis
 run found. Each names what it used to do; all run on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def test_json_nested_too_deeply_is_a_parse_error(api, task, url):
     assert _saved_annotations() == 0
 
 
-# --- SPEC 8: one JSON error body everywhere ----------------------------------------------------
+# --- contract 8: one JSON error body everywhere ------------------------------------------------
 
 
 @pytest.mark.django_db

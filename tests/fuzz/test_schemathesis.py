@@ -1,4 +1,4 @@
-"""schemathesis against the committed schema.yml on a live server (SPEC 8): no operation answers
+"""schemathesis against the committed schema.yml on a live server (contract 8): no operation answers
 5xx, whatever it is sent, and answers match the schema.
 
 Every operation of the schema is fuzzed as a normal user authenticated by a Token, with real

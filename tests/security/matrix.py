@@ -1,7 +1,7 @@
 """The permission matrix: one ``Case`` per (route, method), with the status each role gets.
 
 Roles: ``anonymous`` (no credentials), ``owner`` (owns every object named in the path),
-``other`` (an ordinary user who owns none of them), ``superuser``. The project's rules (SPEC 3):
+``other`` (an ordinary user who owns none of them), ``superuser``. The project's rules (contract 3):
 anonymous → 401 except the open endpoints (about, schema, docs, login, register, logout);
 another user's object → 404 everywhere; a superuser → as the owner, except for what is
 personal: access tokens and TUS uploads (404 for anyone but their owner).

@@ -1,4 +1,4 @@
-"""SPEC 4.4: a user-supplied endpoint is a server-side request.
+"""contract 4.4: a user-supplied endpoint is a server-side request.
 
 - An endpoint outside ``CLOUD_ENDPOINT_ALLOWLIST`` is refused before any connection: on
   create, on PATCH, and for a storage saved earlier whose endpoint the allowlist no longer

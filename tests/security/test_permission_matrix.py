@@ -1,4 +1,4 @@
-"""SPEC 3: who may call what. Every route of the API times {anonymous, owner, other user,
+"""contract 3: who may call what. Every route of the API times {anonymous, owner, other user,
 superuser} with real objects (``tests.security.world``), the expected status of each
 (``tests.security.matrix``), and:
 

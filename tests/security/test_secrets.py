@@ -1,4 +1,4 @@
-"""Credentials are write-only and never leave the service (SPEC 2, 4.1, 8).
+"""Credentials are write-only and never leave the service (contract 2, 4.1, 8).
 
 Storages are created with distinctive credentials — an S3 key pair with a session token on
 moto, an Azure connection string and an Azure SAS on an Azurite account of our own (its key is

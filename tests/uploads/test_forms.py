@@ -1,4 +1,4 @@
-"""The other two upload forms (SPEC 7.4): one multipart POST, and a cloud storage object."""
+"""The other two upload forms (contract 7.4): one multipart POST, and a cloud storage object."""
 
 from __future__ import annotations
 

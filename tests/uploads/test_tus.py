@@ -1,4 +1,4 @@
-"""CVAT's TUS flow on an upload endpoint (SPEC 7.4): create, PATCH, HEAD, finish."""
+"""CVAT's TUS flow on an upload endpoint (contract 7.4): create, PATCH, HEAD, finish."""
 
 from __future__ import annotations
 

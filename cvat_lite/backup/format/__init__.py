@@ -1,4 +1,4 @@
-"""The backup format (SPEC 7.2, 7.3): CVAT's task/project archive layout, version "1.0".
+"""The backup format (contract 7.2, 7.3): CVAT's task/project archive layout, version "1.0".
 
 Pure code, no ORM. ``parse_*`` functions take the untrusted JSON of an archive (loaded with
 ``archive.load_json``) and return typed specs, or raise ``ArchiveError`` naming the file and the

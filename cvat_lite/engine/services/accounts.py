@@ -1,4 +1,4 @@
-"""Accounts: password login, registration, API tokens and personal access tokens (SPEC 3).
+"""Accounts: password login, registration, API tokens and personal access tokens (contract 3).
 
 Session handling (``django.contrib.auth.login`` / ``logout``) belongs to the HTTP edge; these
 functions only decide who the user is and manage the credentials stored in the database.

@@ -1,4 +1,4 @@
-"""Cloud storage writes (SPEC 4.1, 4.4): create, update, delete.
+"""Cloud storage writes (contract 4.1, 4.4): create, update, delete.
 
 A storage is saved only once its configuration is valid, its endpoint is allowed, its bucket
 answers (fail-fast timeouts) and every manifest it names exists; on refusal nothing is saved and

@@ -1,4 +1,4 @@
-"""Segments and jobs of a task (SPEC 2).
+"""Segments and jobs of a task (contract 2).
 
 ``segments_create`` is called once a task's data exists: it cuts the task's frames into
 segments the way CVAT does (``segment_size`` frames each, 0 = all in one; ``overlap`` frames

@@ -1,4 +1,4 @@
-"""Labels and their attributes, owned by a task or a project (SPEC 2).
+"""Labels and their attributes, owned by a task or a project (contract 2).
 
 Label lists follow CVAT's nested write shape: ``[{id?, name, color?, type?, svg?, deleted?,
 attributes: [{id?, name, mutable, input_type, default_value?, values, deleted?}],

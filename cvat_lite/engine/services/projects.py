@@ -1,4 +1,4 @@
-"""Projects (SPEC 2, 5.1): a name, labels shared by its tasks, storage defaults."""
+"""Projects (contract 2, 5.1): a name, labels shared by its tasks, storage defaults."""
 
 from __future__ import annotations
 

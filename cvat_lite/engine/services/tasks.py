@@ -1,4 +1,4 @@
-"""Tasks (SPEC 2, 5.1): create, change, move into a project, delete.
+"""Tasks (contract 2, 5.1): create, change, move into a project, delete.
 
 A task in a project uses the project's labels and has none of its own. Moving a task into a
 project maps its labels (and attributes, sublabels) to the project's by name and rewrites its

@@ -1,4 +1,4 @@
-"""Annotations of jobs and tasks in CVAT's JSON shape (SPEC 2, 5.1).
+"""Annotations of jobs and tasks in CVAT's JSON shape (contract 2, 5.1).
 
 ``schema`` validates and normalises documents (pure); ``store`` reads and writes them.
 """

@@ -1,4 +1,4 @@
-"""Reading and writing the annotations of jobs and tasks (SPEC 2, 5.1).
+"""Reading and writing the annotations of jobs and tasks (contract 2, 5.1).
 
 A job's annotations live in its ``JobAnnotations`` row, in CVAT's JSON shape with labels by id.
 Object ids are unique within a task: they are handed out from the highest ``next_id`` of the
