@@ -1,4 +1,4 @@
-"""Backup exports through the API never replace a file or an object (issue 11): a
+"""Backup exports through the API never replace a file or an object: a
 ``location=cloud_storage`` upload goes to a key with no object (a generated name gets a
 counter, a caller's ``filename`` that exists is a 409), and a ``location=local`` result never
 replaces a file in the exports folder. Real worker (drained), real emulators."""
