@@ -11,12 +11,14 @@ import contextlib
 import enum
 import io
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import IO, Any, ClassVar
 from urllib.parse import unquote
 
 from cvat_lite.cloud import redaction
+from cvat_lite.cloud.endpoints import is_public
+from cvat_lite.cloud.outbound import OutboundPolicy, OutboundRefused
 from cvat_lite.errors import (
     BadRequest,
     CloudObjectNotFound,
@@ -158,6 +160,8 @@ class CloudProvider(abc.ABC):
     # credentials type → the Credentials fields it needs; see registry.validate_config
     required_fields: ClassVar[dict[CredentialsType, tuple[str, ...]]]
     max_page_size: int = 1000  # used by iter_objects; an instance may lower it
+    # The provider's own public hosts (".suffix" or exact), reachable without an allowlist entry
+    public_hosts: ClassVar[tuple[str, ...]]
 
     @classmethod
     def validate(cls, config: StorageConfig) -> None:
@@ -165,9 +169,18 @@ class CloudProvider(abc.ABC):
         return None
 
     @classmethod
+    @abc.abstractmethod
+    def sdk_endpoint(cls, config: StorageConfig) -> str:
+        """The base URL the SDK client for ``config`` sends its requests to, read from a client
+        built the way ``_make_client`` builds it (no network, no credentials read). BadRequest
+        when the SDK refuses the configuration."""
+
+    @classmethod
     def endpoint_url(cls, config: StorageConfig) -> str | None:
-        """The custom endpoint this config connects to, None for the public default."""
-        return config.attributes.get("endpoint_url") or None
+        """The endpoint this config connects to unless it is one of the provider's public hosts
+        (then None)."""
+        url = cls.sdk_endpoint(config)
+        return None if is_public(url, cls.public_hosts) else url
 
     @classmethod
     def secrets(cls, config: StorageConfig) -> list[str]:
@@ -176,9 +189,11 @@ class CloudProvider(abc.ABC):
         values = (creds.key, creds.secret_key, creds.session_token, creds.connection_string)
         return [value for value in values if value]
 
-    def __init__(self, config: StorageConfig, *, timeouts: Timeouts):
+    def __init__(self, config: StorageConfig, *, timeouts: Timeouts, allowlist: Sequence[str] = ()):
         self.config = config
         self.timeouts = timeouts
+        # every request the SDK makes is checked against this before it connects (outbound.py)
+        self.outbound = OutboundPolicy(tuple(allowlist), self.public_hosts)
         self._clients: dict[Timeouts, Any] = {}
         redaction.register(*self.secrets(config))  # before any SDK call can log them
 
@@ -297,6 +312,11 @@ class CloudProvider(abc.ABC):
         except CvatLiteError:
             raise
         except Exception as exc:
+            refused = _find(exc, OutboundRefused)
+            if refused is not None:
+                why = "request outside the allowlist refused"
+                log_failure(self.provider_type, why, refused, None)
+                raise CloudStorageError() from None
             error = self._translate(exc, key)
             if error is None:
                 raise
@@ -312,6 +332,19 @@ class CloudProvider(abc.ABC):
             # bucket cannot be read from here; the log says why
             return Status.NOT_FOUND
         return Status.AVAILABLE
+
+
+def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``exc`` or the exception it wraps (cause / context chain) that is a ``kind``: SDKs wrap
+    errors raised by their transport (retry errors, upload failures)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def unexpected(status: int | str | None) -> str:
