@@ -172,7 +172,7 @@ class AzureProvider(CloudProvider):
     def _head(self, key: str, timeouts: Timeouts) -> ObjectInfo:
         with self._errors(key):
             props = self._client(timeouts).get_blob_client(key).get_blob_properties()
-        return self._info(props)
+            return self._info(props)
 
     def download_to(self, key: str, stream: IO[bytes]) -> None:
         with self._errors(key):
@@ -207,8 +207,8 @@ class AzureProvider(CloudProvider):
             pages = items.by_page(continuation_token=next_token)
             entries = list(next(pages))
             token = pages.continuation_token
-        objects = [self._info(e) for e in entries if not isinstance(e, BlobPrefix)]
-        prefixes = [e.name for e in entries if isinstance(e, BlobPrefix)]
+            objects = [self._info(e) for e in entries if not isinstance(e, BlobPrefix)]
+            prefixes = [e.name for e in entries if isinstance(e, BlobPrefix)]
         return ListPage(objects, prefixes, token or None)
 
     def delete(self, key: str) -> None:

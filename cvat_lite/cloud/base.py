@@ -229,7 +229,16 @@ class CloudProvider(abc.ABC):
             raise BadRequest(MSG_BAD_RANGE)
         if length == 0:
             return b""
-        return self._download_range(key, start, length)
+        data = self._download_range(key, start, length)
+        if len(data) > length:  # e.g. a server that ignores Range and sends the whole object
+            logger.warning(
+                "%s request failed: range answer longer than asked (%d > %d bytes)",
+                self.provider_type,
+                len(data),
+                length,
+            )
+            raise CloudStorageError()
+        return data
 
     def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
         token: str | None = None
@@ -319,7 +328,14 @@ class CloudProvider(abc.ABC):
                 raise CloudStorageError() from None
             error = self._translate(exc, key)
             if error is None:
-                raise
+                if isinstance(exc, MemoryError | RecursionError):
+                    raise
+                # Anything else the SDK raised is its reaction to an answer that does not follow
+                # the protocol (an empty or HTML body where XML/JSON was due, a download without
+                # Content-Range): AttributeError, ValueError, KeyError... in SDK parsing code.
+                # The endpoint is then not a working storage, which is a storage error, not a 500.
+                log_failure(self.provider_type, f"malformed answer ({_origin(exc)})", exc, None)
+                raise CloudStorageError() from None
             raise error from None
 
     def _status_of(self, probe: Callable[[Timeouts], object]) -> Status:
@@ -332,6 +348,14 @@ class CloudProvider(abc.ABC):
             # bucket cannot be read from here; the log says why
             return Status.NOT_FOUND
         return Status.AVAILABLE
+
+
+def _origin(exc: BaseException) -> str:
+    """The module whose code raised ``exc`` (the last traceback frame), for the log."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "?")) if tb is not None else "?"
 
 
 def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:

@@ -175,7 +175,7 @@ class GcsProvider(CloudProvider):
         with self._errors(key):
             blob = self._bucket(timeouts).blob(key)
             blob.reload(**self._opts(timeouts))
-        return self._info(blob)
+            return self._info(blob)
 
     def download_to(self, key: str, stream: IO[bytes]) -> None:
         with self._errors(key):

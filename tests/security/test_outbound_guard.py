@@ -119,7 +119,7 @@ def test_the_protocol_trick_names_the_host_the_sdk_would_use(api, counter, setti
 # --- item 2: the transport guard -----------------------------------------------------------
 
 
-def _configs(port: int) -> dict[str, StorageConfig]:
+def configs(port: int) -> dict[str, StorageConfig]:
     endpoint = {"endpoint_url": f"http://127.0.0.1:{port}"}
     return {
         "s3": StorageConfig(
@@ -154,7 +154,7 @@ def _configs(port: int) -> dict[str, StorageConfig]:
 @pytest.mark.parametrize("allowlist", ALLOWLISTS)
 @pytest.mark.parametrize("name", ["s3", "azure_protocol", "azure_sas", "gcs"])
 def test_a_provider_checks_each_request_not_only_its_configuration(name, allowlist, counter):
-    config = _configs(counter.port)[name]
+    config = configs(counter.port)[name]
     provider_class = PROVIDERS[config.provider_type]
     # built directly, without the registry's configuration check
     provider = provider_class(config, timeouts=STATUS_TIMEOUTS, allowlist=ALLOWLISTS[allowlist])
