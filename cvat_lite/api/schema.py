@@ -21,6 +21,7 @@ _DESCRIPTIONS = {
     410: "Removed endpoint",
     413: "Too large",
     415: "Unsupported media type",
+    507: "Not enough storage space on the server (upload space or disk)",
     503: "A backing service (Redis, the database) is unavailable",
 }
 
