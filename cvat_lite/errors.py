@@ -68,6 +68,12 @@ class TooLarge(CvatLiteError):
     default_message = "The request is too large."
 
 
+class InsufficientStorage(CvatLiteError):
+    status = 507
+    code = "insufficient_storage"
+    default_message = "The server does not have the space to store this. Try again later."
+
+
 class ServiceUnavailable(CvatLiteError):
     status = 503
     code = "service_unavailable"

@@ -76,6 +76,14 @@ MAX_UPLOAD_SIZE = _env_int("MAX_UPLOAD_SIZE", 4 * 1024**3)
 MAX_TASK_IMAGES = _env_int("MAX_TASK_IMAGES", 1_000_000)
 # Unfinished TUS uploads with no write for this many seconds are removed.
 UPLOAD_TTL = _env_int("UPLOAD_TTL", 24 * 3600)
+# Bounds on unfinished TUS uploads (docs/outbound-and-upload-limits.md). A user's uploads may
+# declare this many bytes in all (two uploads of the maximum size) and number this many; all
+# users' together this many bytes; and a new upload or chunk must leave this much free space on
+# the data disk once every upload in progress is complete.
+UPLOAD_USER_QUOTA = _env_int("UPLOAD_USER_QUOTA", 2 * MAX_UPLOAD_SIZE)
+UPLOAD_USER_MAX_PENDING = _env_int("UPLOAD_USER_MAX_PENDING", 20)
+UPLOAD_TOTAL_QUOTA = _env_int("UPLOAD_TOTAL_QUOTA", 32 * 1024**3)
+UPLOAD_DISK_RESERVE = _env_int("UPLOAD_DISK_RESERVE", 1024**3)
 # Limits for reading backup archives on import (contract 9); the defaults are those of
 # cvat_lite.backup.limits.Limits (its docstring says why). Sizes are uncompressed bytes.
 BACKUP_MAX_MEMBERS = _env_int("BACKUP_MAX_MEMBERS", 2_000_000)

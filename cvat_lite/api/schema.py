@@ -22,6 +22,7 @@ _DESCRIPTIONS = {
     413: "Too large",
     415: "Unsupported media type",
     429: "Too many attempts: wait the seconds in Retry-After",
+    507: "Not enough storage space on the server (upload space or disk)",
     503: "A backing service (Redis, the database) is unavailable",
 }
 

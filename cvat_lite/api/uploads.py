@@ -235,7 +235,7 @@ class UploadChunkView(APIView):
         description=(
             "TUS 1.0 PATCH. HEAD on the same URL answers 200 with Upload-Offset and "
             "Upload-Length. 409 (with the real Upload-Offset header) when Upload-Offset is not "
-            "the upload's offset; 413 past Upload-Length."
+            "the upload's offset; 413 past Upload-Length; 507 when the data disk has no room."
         ),
         parameters=[
             OpenApiParameter("upload_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
@@ -254,7 +254,7 @@ class UploadChunkView(APIView):
         request={TUS_CONTENT_TYPE: OpenApiTypes.BINARY},
         responses={
             204: OpenApiResponse(description="The chunk was appended"),
-            **error_responses(400, 401, 404, 409, 413, 415),
+            **error_responses(400, 401, 404, 409, 413, 415, 507),
         },
     )
     def patch(self, request, upload_id: str, **kwargs):
@@ -386,7 +386,8 @@ def upload_schema(
             f"{description}\n\nThe file comes as the multipart field '{endpoint.file_field}', "
             "with CVAT's TUS flow (Upload-Start → 202; TUS create → 201; PATCH chunks to "
             "Location; Upload-Finish with ?filename=<Upload-Filename> → 202), or from a cloud "
-            "storage (?location=cloud_storage&cloud_storage_id=&filename=)."
+            "storage (?location=cloud_storage&cloud_storage_id=&filename=). A TUS create is "
+            "413 past the per-user bounds on unfinished uploads, 507 past the server's."
         ).strip(),
         parameters=[*_QUERY_PARAMETERS, *_HEADER_PARAMETERS],
         request={
@@ -400,6 +401,6 @@ def upload_schema(
                 description="The import is queued ({rq_id}); Upload-Start answers 202 with no body",
             ),
             201: OpenApiResponse(description="TUS upload created (Location, Upload-Filename)"),
-            **error_responses(400, 401, 404, 409, 413),
+            **error_responses(400, 401, 404, 409, 413, 507),
         },
     )

@@ -20,7 +20,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.storage.blob import BlobPrefix, ContainerClient
+from azure.storage.blob import BlobPrefix, BlobServiceClient, ContainerClient
 
 from cvat_lite.cloud.base import (
     CloudProvider,
@@ -33,6 +33,8 @@ from cvat_lite.cloud.base import (
     log_failure,
     unexpected,
 )
+from cvat_lite.cloud.endpoints import MSG_INVALID_URL
+from cvat_lite.cloud.outbound import guarded_session
 from cvat_lite.errors import (
     BadRequest,
     CloudObjectExists,
@@ -42,46 +44,47 @@ from cvat_lite.errors import (
     CloudStorageNotFound,
     CloudStorageUnreachable,
     CvatLiteError,
+    EndpointNotAllowed,
 )
 
 MSG_BAD_CONNECTION_STRING = "The connection string is malformed."
 MSG_BAD_ACCOUNT_NAME = "The account name must be 3 to 24 lowercase letters and digits."
 
-# Suffixes of Azure's public clouds: a connection string pointing there is not a custom endpoint.
-PUBLIC_ENDPOINT_SUFFIXES = frozenset(
-    {"core.windows.net", "core.chinacloudapi.cn", "core.usgovcloudapi.net"}
+# The blob hosts of Azure's public clouds (an account is a subdomain): no allowlist entry needed.
+PUBLIC_HOSTS = (
+    ".blob.core.windows.net",
+    ".blob.core.chinacloudapi.cn",
+    ".blob.core.usgovcloudapi.net",
 )
-# What azure-storage-blob connects to for "UseDevelopmentStorage=true".
-DEVELOPMENT_STORAGE_URL = "http://127.0.0.1:10000/devstoreaccount1"
 
 _ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
 _CONTAINER_MISSING = "ContainerNotFound"
 
 
 def parse_connection_string(text: str) -> dict[str, str]:
-    """``Key=Value;...`` → {KEY: Value}, split like azure-storage-blob does (keys upper-cased,
-    values may contain '='). Raises BadRequest when a part has no '='."""
+    """``Key=Value;...`` → {KEY: Value}, split exactly like azure-storage-blob does (keys
+    upper-cased and nothing else, so " BlobEndpoint" is not BlobEndpoint; values may contain
+    '='). Raises BadRequest when a part has no '='."""
     parts = [part.split("=", 1) for part in (text or "").rstrip(";").split(";")]
     if any(len(part) != 2 for part in parts):
         raise BadRequest(MSG_BAD_CONNECTION_STRING)
-    return {name.strip().upper(): value for name, value in parts}
+    return {name.upper(): value for name, value in parts}
 
 
-def connection_string_endpoint(text: str) -> str | None:
-    """The blob endpoint a connection string makes the SDK use, or None for a public cloud."""
+def _check_connection_string(text: str) -> None:
+    """BadRequest for a malformed string, or one whose account name (which then goes into the
+    host name) is not an Azure account name."""
     settings = parse_connection_string(text)
-    if settings.get("USEDEVELOPMENTSTORAGE") == "true":
-        return DEVELOPMENT_STORAGE_URL
-    if settings.get("BLOBENDPOINT"):
-        return settings["BLOBENDPOINT"]
-    account = settings.get("ACCOUNTNAME", "")
-    if not _ACCOUNT_RE.match(account):
+    if settings.get("USEDEVELOPMENTSTORAGE") == "true" or "BLOBENDPOINT" in settings:
+        return
+    if not _ACCOUNT_RE.match(settings.get("ACCOUNTNAME", "")):
         raise BadRequest(MSG_BAD_ACCOUNT_NAME)
-    suffix = settings.get("ENDPOINTSUFFIX", "core.windows.net")
-    if suffix.lower() in PUBLIC_ENDPOINT_SUFFIXES:
-        return None
-    protocol = settings.get("DEFAULTENDPOINTSPROTOCOL", "https")
-    return f"{protocol}://{account}.blob.{suffix}"
+
+
+def _account_url(client: Any) -> str:
+    """Scheme and host (with the path of a development account) of an SDK client: where its
+    requests go, without the SAS query it may carry."""
+    return f"{client.scheme}://{client.primary_hostname}"
 
 
 def _md5_hex(content_md5: bytes | bytearray | None) -> str | None:
@@ -96,11 +99,12 @@ class AzureProvider(CloudProvider):
         CredentialsType.ANONYMOUS_ACCESS: ("account_name",),
     }
     max_page_size = 5000
+    public_hosts = PUBLIC_HOSTS
 
     @classmethod
     def validate(cls, config: StorageConfig) -> None:
         if config.credentials_type == CredentialsType.CONNECTION_STRING:
-            connection_string_endpoint(config.credentials.connection_string or "")
+            _check_connection_string(config.credentials.connection_string or "")
         elif not _ACCOUNT_RE.match(config.credentials.account_name or ""):
             raise BadRequest(MSG_BAD_ACCOUNT_NAME)
 
@@ -122,10 +126,24 @@ class AzureProvider(CloudProvider):
         return [value for value in found if value]
 
     @classmethod
-    def endpoint_url(cls, config: StorageConfig) -> str | None:
-        if config.credentials_type == CredentialsType.CONNECTION_STRING:
-            return connection_string_endpoint(config.credentials.connection_string or "")
-        return config.attributes.get("endpoint_url")
+    def sdk_endpoint(cls, config: StorageConfig) -> str:
+        cls.validate(config)
+        try:
+            if config.credentials_type == CredentialsType.CONNECTION_STRING:
+                text = config.credentials.connection_string or ""
+                return _account_url(BlobServiceClient.from_connection_string(text))
+            return _account_url(BlobServiceClient(cls._account_url(config)))
+        except ValueError:  # the SDK's message is not ours to show
+            if config.credentials_type == CredentialsType.CONNECTION_STRING:
+                raise BadRequest(MSG_BAD_CONNECTION_STRING) from None
+            raise EndpointNotAllowed(MSG_INVALID_URL) from None
+
+    @staticmethod
+    def _account_url(config: StorageConfig) -> str:
+        return (
+            config.attributes.get("endpoint_url")
+            or f"https://{config.credentials.account_name}.blob.core.windows.net"
+        )
 
     def _make_client(self, timeouts: Timeouts) -> Any:
         creds = self.config.credentials
@@ -134,9 +152,10 @@ class AzureProvider(CloudProvider):
             "read_timeout": timeouts.read,
             "retry_total": timeouts.attempts - 1,
             "permit_redirects": False,
+            "session": guarded_session(self.outbound),  # checks every request's host
         }
         if self.config.credentials_type == CredentialsType.CONNECTION_STRING:
-            connection_string_endpoint(creds.connection_string or "")  # BadRequest if malformed
+            _check_connection_string(creds.connection_string or "")
             try:
                 return ContainerClient.from_connection_string(
                     creds.connection_string or "", self.config.resource, **options
@@ -144,10 +163,7 @@ class AzureProvider(CloudProvider):
             except ValueError:  # the SDK's message is not ours to show
                 raise BadRequest(MSG_BAD_CONNECTION_STRING) from None
         self.validate(self.config)  # the account name goes into a URL
-        account_url = (
-            self.config.attributes.get("endpoint_url")
-            or f"https://{creds.account_name}.blob.core.windows.net"
-        )
+        account_url = self._account_url(self.config)
         sas = None
         if self.config.credentials_type == CredentialsType.ACCOUNT_NAME_TOKEN_PAIR:
             sas = (creds.session_token or "").lstrip("?")
@@ -158,7 +174,7 @@ class AzureProvider(CloudProvider):
     def _head(self, key: str, timeouts: Timeouts) -> ObjectInfo:
         with self._errors(key):
             props = self._client(timeouts).get_blob_client(key).get_blob_properties()
-        return self._info(props)
+            return self._info(props)
 
     def download_to(self, key: str, stream: IO[bytes]) -> None:
         with self._errors(key):
@@ -196,8 +212,8 @@ class AzureProvider(CloudProvider):
             pages = items.by_page(continuation_token=next_token)
             entries = list(next(pages))
             token = pages.continuation_token
-        objects = [self._info(e) for e in entries if not isinstance(e, BlobPrefix)]
-        prefixes = [e.name for e in entries if isinstance(e, BlobPrefix)]
+            objects = [self._info(e) for e in entries if not isinstance(e, BlobPrefix)]
+            prefixes = [e.name for e in entries if isinstance(e, BlobPrefix)]
         return ListPage(objects, prefixes, token or None)
 
     def delete(self, key: str) -> None:

@@ -11,12 +11,14 @@ import contextlib
 import enum
 import io
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import IO, Any, ClassVar
 from urllib.parse import unquote
 
 from cvat_lite.cloud import redaction
+from cvat_lite.cloud.endpoints import is_public
+from cvat_lite.cloud.outbound import OutboundPolicy, OutboundRefused
 from cvat_lite.errors import (
     BadRequest,
     CloudObjectNotFound,
@@ -159,6 +161,8 @@ class CloudProvider(abc.ABC):
     # credentials type → the Credentials fields it needs; see registry.validate_config
     required_fields: ClassVar[dict[CredentialsType, tuple[str, ...]]]
     max_page_size: int = 1000  # used by iter_objects; an instance may lower it
+    # The provider's own public hosts (".suffix" or exact), reachable without an allowlist entry
+    public_hosts: ClassVar[tuple[str, ...]]
 
     @classmethod
     def validate(cls, config: StorageConfig) -> None:
@@ -166,9 +170,18 @@ class CloudProvider(abc.ABC):
         return None
 
     @classmethod
+    @abc.abstractmethod
+    def sdk_endpoint(cls, config: StorageConfig) -> str:
+        """The base URL the SDK client for ``config`` sends its requests to, read from a client
+        built the way ``_make_client`` builds it (no network, no credentials read). BadRequest
+        when the SDK refuses the configuration."""
+
+    @classmethod
     def endpoint_url(cls, config: StorageConfig) -> str | None:
-        """The custom endpoint this config connects to, None for the public default."""
-        return config.attributes.get("endpoint_url") or None
+        """The endpoint this config connects to unless it is one of the provider's public hosts
+        (then None)."""
+        url = cls.sdk_endpoint(config)
+        return None if is_public(url, cls.public_hosts) else url
 
     @classmethod
     def secrets(cls, config: StorageConfig) -> list[str]:
@@ -177,9 +190,11 @@ class CloudProvider(abc.ABC):
         values = (creds.key, creds.secret_key, creds.session_token, creds.connection_string)
         return [value for value in values if value]
 
-    def __init__(self, config: StorageConfig, *, timeouts: Timeouts):
+    def __init__(self, config: StorageConfig, *, timeouts: Timeouts, allowlist: Sequence[str] = ()):
         self.config = config
         self.timeouts = timeouts
+        # every request the SDK makes is checked against this before it connects (outbound.py)
+        self.outbound = OutboundPolicy(tuple(allowlist), self.public_hosts)
         self._clients: dict[Timeouts, Any] = {}
         redaction.register(*self.secrets(config))  # before any SDK call can log them
 
@@ -215,7 +230,16 @@ class CloudProvider(abc.ABC):
             raise BadRequest(MSG_BAD_RANGE)
         if length == 0:
             return b""
-        return self._download_range(key, start, length)
+        data = self._download_range(key, start, length)
+        if len(data) > length:  # e.g. a server that ignores Range and sends the whole object
+            logger.warning(
+                "%s request failed: range answer longer than asked (%d > %d bytes)",
+                self.provider_type,
+                len(data),
+                length,
+            )
+            raise CloudStorageError()
+        return data
 
     def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
         token: str | None = None
@@ -304,9 +328,21 @@ class CloudProvider(abc.ABC):
         except CvatLiteError:
             raise
         except Exception as exc:
+            refused = _find(exc, OutboundRefused)
+            if refused is not None:
+                why = "request outside the allowlist refused"
+                log_failure(self.provider_type, why, refused, None)
+                raise CloudStorageError() from None
             error = self._translate(exc, key)
             if error is None:
-                raise
+                if isinstance(exc, MemoryError | RecursionError):
+                    raise
+                # Anything else the SDK raised is its reaction to an answer that does not follow
+                # the protocol (an empty or HTML body where XML/JSON was due, a download without
+                # Content-Range): AttributeError, ValueError, KeyError... in SDK parsing code.
+                # The endpoint is then not a working storage, which is a storage error, not a 500.
+                log_failure(self.provider_type, f"malformed answer ({_origin(exc)})", exc, None)
+                raise CloudStorageError() from None
             raise error from None
 
     def _status_of(self, probe: Callable[[Timeouts], object]) -> Status:
@@ -319,6 +355,27 @@ class CloudProvider(abc.ABC):
             # bucket cannot be read from here; the log says why
             return Status.NOT_FOUND
         return Status.AVAILABLE
+
+
+def _origin(exc: BaseException) -> str:
+    """The module whose code raised ``exc`` (the last traceback frame), for the log."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "?")) if tb is not None else "?"
+
+
+def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``exc`` or the exception it wraps (cause / context chain) that is a ``kind``: SDKs wrap
+    errors raised by their transport (retry errors, upload failures)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def unexpected(status: int | str | None) -> str:

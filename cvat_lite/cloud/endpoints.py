@@ -50,6 +50,22 @@ def check_endpoint(url: str, patterns: Sequence[str]) -> None:
         raise EndpointNotAllowed(MSG_NOT_ALLOWED.format(host_port=f"{shown}:{port}"))
 
 
+def is_public(url: str, public_hosts: Sequence[str]) -> bool:
+    """Is ``url`` one of a provider's own public hosts on its scheme's default port? An entry
+    starting with ``.`` is a domain suffix (``.blob.core.windows.net``), any other an exact host.
+    Such hosts need no allowlist entry: they are the provider's cloud, never an internal host."""
+    target = _host_port(url)
+    if target is None:
+        return False
+    host, port = target
+    scheme = urlsplit(url).scheme.lower()
+    if port != DEFAULT_PORTS[scheme] or _ip(host) is not None:
+        return False
+    return any(
+        host.endswith(entry) if entry.startswith(".") else host == entry for entry in public_hosts
+    )
+
+
 def parse_allowlist(text: str) -> tuple[str, ...]:
     """Split a comma-separated allowlist (the settings value) and validate each pattern;
     raises ValueError naming a malformed pattern so a bad setting fails at startup."""

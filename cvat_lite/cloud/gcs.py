@@ -26,7 +26,7 @@ from google.api_core.exceptions import (
 )
 from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
-from google.auth.transport.requests import AuthorizedSession
+from google.auth.transport.requests import AuthorizedSession, Request
 from google.cloud.storage import Client
 from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 from google.cloud.storage.retry import DEFAULT_RETRY
@@ -39,10 +39,13 @@ from cvat_lite.cloud.base import (
     ListPage,
     ObjectInfo,
     ProviderType,
+    StorageConfig,
     Timeouts,
     log_failure,
     unexpected,
 )
+from cvat_lite.cloud.endpoints import MSG_INVALID_URL
+from cvat_lite.cloud.outbound import guard_session, guarded_session
 from cvat_lite.errors import (
     CloudObjectExists,
     CloudObjectNotFound,
@@ -51,8 +54,12 @@ from cvat_lite.errors import (
     CloudStorageNotFound,
     CloudStorageUnreachable,
     CvatLiteError,
+    EndpointNotAllowed,
 )
 
+# Google's hosts a storage may reach without an allowlist entry: the JSON API (downloads and
+# resumable upload sessions included) and the token endpoints of GOOGLE_TOKEN_URIS.
+PUBLIC_HOSTS = ("storage.googleapis.com", "oauth2.googleapis.com", "accounts.google.com")
 GOOGLE_TOKEN_URIS = frozenset(
     {"https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token"}
 )
@@ -107,6 +114,20 @@ class GcsProvider(CloudProvider):
         CredentialsType.ANONYMOUS_ACCESS: (),
     }
     max_page_size = 1000
+    public_hosts = PUBLIC_HOSTS
+
+    @classmethod
+    def sdk_endpoint(cls, config: StorageConfig) -> str:
+        endpoint_url = config.attributes.get("endpoint_url")
+        try:  # the API host does not depend on the credentials: no key file is read here
+            client = Client(
+                project="endpoint-probe",
+                credentials=AnonymousCredentials(),
+                client_options={"api_endpoint": endpoint_url} if endpoint_url else None,
+            )
+        except ValueError:
+            raise EndpointNotAllowed(MSG_INVALID_URL) from None
+        return str(client._connection.API_BASE_URL)
 
     def _make_client(self, timeouts: Timeouts) -> Any:
         attributes = self.config.attributes
@@ -120,7 +141,7 @@ class GcsProvider(CloudProvider):
         client = Client(
             project=project,
             credentials=credentials,
-            _http=_NoRedirectSession(credentials),
+            _http=self._session(credentials),
             client_options={"api_endpoint": endpoint_url} if endpoint_url else None,
         )
         # google-cloud-storage 3.17 fetches the bucket's metadata on a client's first operation,
@@ -130,6 +151,13 @@ class GcsProvider(CloudProvider):
         if hasattr(client, "_bucket_metadata_cache"):
             client._bucket_metadata_cache = None
         return client
+
+    def _session(self, credentials: Any) -> _NoRedirectSession:
+        """The client's HTTP session: every request it sends (API calls, resumable upload
+        session URLs, downloads) and every token request goes through the outbound guard."""
+        token_session = guarded_session(self.outbound)
+        session = _NoRedirectSession(credentials, auth_request=Request(token_session))
+        return guard_session(session, self.outbound)
 
     def _bucket(self, timeouts: Timeouts) -> Any:
         try:
@@ -150,7 +178,7 @@ class GcsProvider(CloudProvider):
         with self._errors(key):
             blob = self._bucket(timeouts).blob(key)
             blob.reload(**self._opts(timeouts))
-        return self._info(blob)
+            return self._info(blob)
 
     def download_to(self, key: str, stream: IO[bytes]) -> None:
         with self._errors(key):

@@ -31,10 +31,10 @@ PROVIDERS: dict[ProviderType, type[CloudProvider]] = {
 
 
 def custom_endpoint(config: StorageConfig) -> str | None:
-    """The URL a storage will connect to when it is not its provider's public default, else
-    None. S3 and GCS: ``attributes["endpoint_url"]``; Azure: a connection string's
-    ``BlobEndpoint`` (or a non-public ``EndpointSuffix``, or development storage), otherwise
-    ``attributes["endpoint_url"]``. Raises BadRequest for a malformed connection string."""
+    """The URL a storage will connect to when it is not one of its provider's public hosts,
+    else None. Read from the SDK client the provider would build (for Azure, from the client a
+    connection string makes), not from a parse of our own: what the SDK connects to is what
+    the allowlist must judge. Raises BadRequest for a configuration the SDK refuses."""
     provider = PROVIDERS[config.provider_type]
     return provider.endpoint_url(config)
 
@@ -68,4 +68,4 @@ def get_provider(
 ) -> CloudProvider:
     """The provider for ``config`` (no network call), once ``validate_config`` passes."""
     validate_config(config, allowlist=allowlist)
-    return PROVIDERS[config.provider_type](config, timeouts=timeouts)
+    return PROVIDERS[config.provider_type](config, timeouts=timeouts, allowlist=allowlist)

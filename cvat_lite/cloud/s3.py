@@ -42,6 +42,8 @@ from cvat_lite.cloud.base import (
     Timeouts,
     log_failure,
 )
+from cvat_lite.cloud.endpoints import MSG_INVALID_URL
+from cvat_lite.cloud.outbound import guard_boto_client
 from cvat_lite.errors import (
     BadRequest,
     CloudObjectExists,
@@ -51,6 +53,7 @@ from cvat_lite.errors import (
     CloudStorageNotFound,
     CloudStorageUnreachable,
     CvatLiteError,
+    EndpointNotAllowed,
 )
 
 MSG_BAD_REGION = "The region '{region}' is not a valid region name."
@@ -121,6 +124,24 @@ class S3Provider(CloudProvider):
     }
     max_page_size = 1000
     part_size = 16 * 1024 * 1024  # conditional uploads: larger objects go in parts of this size
+    # AWS's own hosts (regional, virtual-hosted bucket and FIPS/dualstack ones)
+    public_hosts = (".amazonaws.com", ".amazonaws.com.cn")
+
+    @classmethod
+    def sdk_endpoint(cls, config: StorageConfig) -> str:
+        cls.validate(config)
+        endpoint_url = config.attributes.get("endpoint_url") or None
+        try:
+            with _SESSION_LOCK:
+                client = _session().client(
+                    "s3",
+                    region_name=config.attributes.get("region") or "us-east-1",
+                    endpoint_url=endpoint_url,
+                    config=Config(signature_version=UNSIGNED),
+                )
+        except ValueError:  # botocore refuses a malformed endpoint URL
+            raise EndpointNotAllowed(MSG_INVALID_URL) from None
+        return str(client.meta.endpoint_url)
 
     @classmethod
     def validate(cls, config: StorageConfig) -> None:
@@ -157,6 +178,7 @@ class S3Provider(CloudProvider):
             )
         if endpoint_url:
             client.meta.events.register_first("needs-retry.s3", _refuse_redirect)
+        guard_boto_client(client, self.outbound)  # checks every request's host
         return client
 
     # --- operations -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.core.files.move import file_move_safe
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from cvat_lite import errors
@@ -41,6 +43,22 @@ MAX_NAME_LENGTH = 255
 # seconds, overrides it).
 
 MSG_TOO_LARGE = "The file is larger than the limit of {limit} bytes."
+MSG_USER_QUOTA = (
+    "Your unfinished uploads would declare {total} bytes, above the limit of {limit} bytes per "
+    "user. Finish or abandon an upload first (abandoned ones are removed after {ttl} seconds)."
+)
+MSG_USER_PENDING = (
+    "You have {count} unfinished uploads, the most one user may have. Finish or abandon one "
+    "first (abandoned ones are removed after {ttl} seconds)."
+)
+MSG_TOTAL_QUOTA = (
+    "The server's upload space is full: unfinished uploads would declare {total} bytes, above "
+    "its limit of {limit} bytes. Try again later."
+)
+MSG_DISK_FULL = (
+    "The server's disk does not have room for this upload: {needed} bytes are needed, {free} "
+    "are free. Try again later."
+)
 MSG_PAST_LENGTH = "The chunk would write past the declared Upload-Length ({length} bytes)."
 MSG_OFFSET_MISMATCH = "Upload-Offset {sent} does not match the upload's offset {offset}."
 MSG_BUSY = "Another chunk of this upload is being written. Retry from the current offset."
@@ -118,6 +136,7 @@ def upload_create(*, owner, endpoint: str, length: int, original_name: str) -> U
     removes the abandoned uploads of everyone (there is no scheduler to do it)."""
     upload_size_check(size=length)
     uploads_expire(older_than=timedelta(seconds=settings.UPLOAD_TTL))
+    _quota_check(owner=owner, length=length)
     name = safe_filename(original_name)
     upload = Upload(owner=owner, endpoint=endpoint, original_name=name, length=length)
     upload.filename = f"{upload.pk.hex}{_extension(name)}"
@@ -151,6 +170,7 @@ def upload_append(
                 code="upload_past_length",
                 extra={"offset": current, "length": upload.length},
             )
+        _disk_check(needed=content_length)
         file.seek(current)
         _copy(stream, file, content_length)
         file.flush()
@@ -201,6 +221,62 @@ def upload_finish(*, owner, endpoint: str, filename: str) -> LocalFile:
             upload.delete()
             os.replace(source, destination)
     return LocalFile(path=destination, original_name=upload.original_name)
+
+
+# --- bounds ------------------------------------------------------------------------------------
+
+
+def _quota_check(*, owner, length: int) -> None:
+    """Refuse a new upload of ``length`` bytes that would pass a bound on unfinished uploads:
+    the owner's declared bytes or count (413), everyone's declared bytes (507), or the free disk
+    space once every upload in progress is complete, minus the reserve (507). Declared bytes
+    bound stored ones: a chunk never writes past its upload's length."""
+    ttl = settings.UPLOAD_TTL
+    mine = Upload.objects.filter(owner=owner).aggregate(n=Count("pk"), total=Sum("length"))
+    if mine["n"] >= settings.UPLOAD_USER_MAX_PENDING:
+        raise errors.TooLarge(
+            MSG_USER_PENDING.format(count=mine["n"], ttl=ttl),
+            code="upload_quota_exceeded",
+            extra={"limit": settings.UPLOAD_USER_MAX_PENDING},
+        )
+    total = (mine["total"] or 0) + length
+    if total > settings.UPLOAD_USER_QUOTA:
+        limit = settings.UPLOAD_USER_QUOTA
+        raise errors.TooLarge(
+            MSG_USER_QUOTA.format(total=total, limit=limit, ttl=ttl),
+            code="upload_quota_exceeded",
+            extra={"limit": limit, "declared": total - length},
+        )
+    pending = list(Upload.objects.values_list("pk", "length"))
+    everyone = sum(declared for _, declared in pending) + length
+    if everyone > settings.UPLOAD_TOTAL_QUOTA:
+        limit = settings.UPLOAD_TOTAL_QUOTA
+        raise errors.InsufficientStorage(
+            MSG_TOTAL_QUOTA.format(total=everyone, limit=limit),
+            code="upload_space_full",
+            extra={"limit": limit},
+        )
+    to_write = sum(max(declared - _stored(pk), 0) for pk, declared in pending)
+    _disk_check(needed=to_write + length)
+
+
+def _stored(pk: uuid.UUID) -> int:
+    try:
+        return (uploads_dir() / str(pk)).stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _disk_check(*, needed: int) -> None:
+    """507 unless the data disk keeps ``UPLOAD_DISK_RESERVE`` bytes free after ``needed``."""
+    root = uploads_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(root).free
+    if free - needed < settings.UPLOAD_DISK_RESERVE:
+        raise errors.InsufficientStorage(
+            MSG_DISK_FULL.format(needed=needed + settings.UPLOAD_DISK_RESERVE, free=free),
+            extra={"free": free},
+        )
 
 
 # --- multipart ---------------------------------------------------------------------------------

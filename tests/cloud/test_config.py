@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cvat_lite.cloud.azure import DEVELOPMENT_STORAGE_URL, AzureProvider
+from cvat_lite.cloud.azure import AzureProvider
 from cvat_lite.cloud.base import (
     DATA_TIMEOUTS,
     STATUS_TIMEOUTS,
@@ -151,6 +151,7 @@ def test_validate_config_accepts_public_defaults_with_an_empty_allowlist(config)
 # --- endpoints ------------------------------------------------------------------------------
 
 BLOB = "http://127.0.0.1:10000/devstoreaccount1"
+DEVELOPMENT_STORAGE_URL = BLOB  # what azure-storage-blob connects to for UseDevelopmentStorage
 
 
 @pytest.mark.parametrize(

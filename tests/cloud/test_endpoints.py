@@ -9,8 +9,10 @@ from cvat_lite.cloud.endpoints import (
     MSG_NOT_ALLOWED,
     check_endpoint,
     endpoint_allowed,
+    is_public,
     parse_allowlist,
 )
+from cvat_lite.cloud.outbound import OutboundPolicy, OutboundRefused
 from cvat_lite.errors import EndpointNotAllowed
 
 DEV = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
@@ -100,3 +102,47 @@ def test_parse_allowlist():
 def test_parse_allowlist_refuses_malformed_patterns(bad):
     with pytest.raises(ValueError, match="allowlist"):
         parse_allowlist(f"127.0.0.1:*,{bad}")
+
+
+# --- public hosts and the transport guard's policy ---------------------------------------------
+
+AZURE_PUBLIC = (".blob.core.windows.net",)
+GCS_PUBLIC = ("storage.googleapis.com",)
+
+
+@pytest.mark.parametrize(
+    ("url", "public_hosts", "public"),
+    [
+        ("https://acct.blob.core.windows.net/c", AZURE_PUBLIC, True),
+        ("http://acct.blob.core.windows.net", AZURE_PUBLIC, True),
+        ("https://acct.blob.core.windows.net:9100", AZURE_PUBLIC, False),  # not the default port
+        ("https://blob.core.windows.net.evil.com", AZURE_PUBLIC, False),
+        ("https://x@acct.blob.core.windows.net", AZURE_PUBLIC, False),
+        ("https://storage.googleapis.com/upload/x", GCS_PUBLIC, True),
+        ("https://evil-storage.googleapis.com", GCS_PUBLIC, False),  # exact host only
+        ("http://127.0.0.1:9100/?x=://acct.blob.core.windows.net", AZURE_PUBLIC, False),
+    ],
+)
+def test_is_public(url, public_hosts, public):
+    assert is_public(url, public_hosts) is public
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:19000/b/o", True),
+        ("https://acct.blob.core.windows.net/c", True),
+        ("http://127.0.0.1:9100/", False),
+        ("http://127.0.0.1:19000@127.0.0.1:9100/", False),  # user info
+        ("http://127.0.0.1:19000\\@127.0.0.1:9100/", False),  # parsers may disagree
+        ("http://127.0.0.1:19000#@127.0.0.1:9100/", True),  # both read 127.0.0.1:19000
+        ("ftp://127.0.0.1:19000/", False),
+        ("", False),
+    ],
+)
+def test_outbound_policy(url, allowed):
+    policy = OutboundPolicy(("127.0.0.1:19000",), AZURE_PUBLIC)
+    assert policy.allows(url) is allowed
+    if not allowed:
+        with pytest.raises(OutboundRefused):
+            policy.check(url)

@@ -102,3 +102,105 @@ class Redirector:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class _FakeGcs(BaseHTTPRequestHandler):
+    """Just enough of the GCS JSON API for an export: an empty listing, and an upload session
+    whose ``Location`` is ``session_url`` (set on a subclass)."""
+
+    session_url = ""
+    hits: list[str]
+
+    def _answer(self) -> None:
+        self.hits.append(f"{self.command} {self.path}")
+        if length := int(self.headers.get("Content-Length") or 0):
+            self.rfile.read(length)
+        headers: dict[str, str] = {"Content-Type": "application/json"}
+        if self.command == "POST" and "uploadType=resumable" in self.path:
+            status, body = 200, b""
+            headers["Location"] = self.session_url
+        elif self.command == "GET" and self.path.startswith("/storage/v1/b/"):
+            status, body = 200, b'{"kind": "storage#objects", "items": []}'
+        else:
+            status, body = 404, b'{"error": {"code": 404, "message": "Not Found"}}'
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class FakeGcs:
+    """An HTTP server playing a GCS endpoint whose resumable upload sessions live at
+    ``session_url`` (another host, say)."""
+
+    def __init__(self, session_url: str) -> None:
+        self.hits: list[str] = []
+        attributes = {"session_url": session_url, "hits": self.hits}
+        handler = type("Handler", (_FakeGcs,), attributes)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads, self._server.block_on_close = True, False
+        self.port = self._server.server_address[1]
+        serve = threading.Thread(target=self._server.serve_forever, args=(ACCEPT_POLL,))
+        serve.daemon = True
+        serve.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _Junk(BaseHTTPRequestHandler):
+    body = b""  # set on a subclass
+    content_type = "application/octet-stream"
+    hits: list[str]
+
+    def _answer(self) -> None:
+        self.hits.append(f"{self.command} {self.path}")
+        if length := int(self.headers.get("Content-Length") or 0):
+            self.rfile.read(length)
+        self.send_response(200)
+        self.send_header("Content-Type", self.content_type)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(self.body)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class NotAStorage:
+    """An HTTP server answering every request 200 with the same ``body``: an endpoint that is
+    reachable but speaks no storage protocol (an empty page, a web site, a file server)."""
+
+    def __init__(self, body: bytes, content_type: str = "application/octet-stream") -> None:
+        self.body = body
+        self.hits: list[str] = []
+        attributes = {"body": body, "content_type": content_type, "hits": self.hits}
+        handler = type("Handler", (_Junk,), attributes)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads, self._server.block_on_close = True, False
+        self.port = self._server.server_address[1]
+        serve = threading.Thread(target=self._server.serve_forever, args=(ACCEPT_POLL,))
+        serve.daemon = True
+        serve.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
