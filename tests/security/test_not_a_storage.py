@@ -1,4 +1,4 @@
-"""Issue 12, item 3: an endpoint that answers, but not as a storage, is a storage failure.
+"""An endpoint that answers, but not as a storage, is a storage failure.
 
 A local server answers every request 200 with an empty body, or with an HTML page (a web
 site where a storage was expected); its downloads carry no ``Content-Range``. Before, the SDKs'

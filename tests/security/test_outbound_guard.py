@@ -1,4 +1,4 @@
-"""Issue 12, items 1 and 2: no request leaves for a host outside the allowlist, whatever names it.
+"""No request leaves for a host outside the allowlist, whatever names it.
 
 - A connection string is judged by the URL azure-storage-blob builds from it, so a
   ``DefaultEndpointsProtocol`` carrying a host, or an ``EndpointSuffix`` carrying user info

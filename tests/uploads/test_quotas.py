@@ -1,4 +1,4 @@
-"""Issue 12, item 6: bounds on unfinished TUS uploads, and their cleanup.
+"""Bounds on unfinished TUS uploads, and their cleanup.
 
 Before, one user could declare 100 uploads of 4 GiB on a disk with 72 GiB free and get 201
 for each. Now a TUS create passes a per-user bound on declared bytes and on the number of
