@@ -324,7 +324,7 @@ def add_alias(path: Path, name: str, alias: str) -> Path:
     directory = data[start:end] + bytes(record)
     count = len(entries) + 1
     eocd = bytearray(data[end:])
-    eocd[8:16] = struct.pack("<HHLL", count, count, len(directory), start)
+    eocd[8:20] = struct.pack("<HHLL", count, count, len(directory), start)
     path.write_bytes(data[:start] + directory + bytes(eocd))
     return path
 

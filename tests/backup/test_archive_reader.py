@@ -1,8 +1,10 @@
+import struct
 import zipfile
 
 import pytest
 
 from cvat_lite.backup.archive import ArchiveReader, Limits
+from cvat_lite.backup.archive import reader as reader_module
 from cvat_lite.errors import ArchiveError
 
 from .archives import (
@@ -248,3 +250,70 @@ def test_reading_an_absent_member(tmp_path):
             reader.read_bytes("nothing.json")
         assert caught.value.message == "The archive has no member 'nothing.json'."
         assert reader.size("data/a.txt") == 100
+
+
+# --- exactly one ZIP (issue 12: a concatenated ZIP restored the last archive in it) ------------
+
+
+def test_two_archives_joined_are_refused(tmp_path):
+    first = task_backup(2).write(tmp_path / "first.zip").read_bytes()
+    second = write_zip(tmp_path / "second.zip", SMALL).read_bytes()
+    path = tmp_path / "joined.zip"
+    path.write_bytes(first + second)
+    assert _refused(path).message == reader_module.LEADING_DATA
+
+
+@pytest.mark.parametrize("junk", [b"x", b"#!/bin/sh\nexit 0\n" * 10, b"PK\x03\x04" + b"\0" * 60])
+def test_data_before_the_first_member_is_refused(tmp_path, junk):
+    archive = write_zip(tmp_path / "a.zip", SMALL).read_bytes()
+    path = tmp_path / "prefixed.zip"
+    path.write_bytes(junk + archive)
+    assert _refused(path).message == reader_module.LEADING_DATA
+
+
+def test_first_member_not_at_the_start_is_refused(tmp_path):
+    """Data before the first member with every offset adjusted to match, so that the end record
+    and the central directory agree: the members still must start the file."""
+    junk = b"J" * 64
+    archive = bytearray(write_zip(tmp_path / "a.zip", SMALL).read_bytes())
+    end = archive.rfind(b"PK\x05\x06")
+    (offset,) = struct.unpack("<L", archive[end + 16 : end + 20])
+    entry = offset
+    while archive[entry : entry + 4] == b"PK\x01\x02":
+        (local,) = struct.unpack("<L", archive[entry + 42 : entry + 46])
+        archive[entry + 42 : entry + 46] = struct.pack("<L", local + len(junk))
+        names = struct.unpack("<HHH", archive[entry + 28 : entry + 34])
+        entry += 46 + sum(names)
+    archive[end + 16 : end + 20] = struct.pack("<L", offset + len(junk))
+    path = tmp_path / "shifted.zip"
+    path.write_bytes(junk + bytes(archive))
+    assert _refused(path).message == reader_module.LEADING_DATA
+
+
+@pytest.mark.parametrize("junk", [b"\0", b"trailing bytes", b"PK\x05\x06" + b"\0" * 10])
+def test_data_after_the_end_record_is_refused(tmp_path, junk):
+    archive = write_zip(tmp_path / "a.zip", SMALL).read_bytes()
+    path = tmp_path / "suffixed.zip"
+    path.write_bytes(archive + junk)
+    assert _refused(path).message in {
+        reader_module.TRAILING_DATA,
+        "The ZIP archive is truncated or corrupt.",
+    }
+
+
+def test_data_between_the_central_directory_and_its_end_is_refused(tmp_path):
+    archive = write_zip(tmp_path / "a.zip", SMALL).read_bytes()
+    end = archive.rfind(b"PK\x05\x06")
+    path = tmp_path / "padded.zip"
+    path.write_bytes(archive[:end] + b"\0" * 16 + archive[end:])
+    assert _refused(path).message == reader_module.LEADING_DATA
+
+
+def test_a_zip_comment_is_fine(tmp_path):
+    path = tmp_path / "commented.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in SMALL:
+            zf.writestr(name, data)
+        zf.comment = b"made by hand"
+    with ArchiveReader(path) as reader:
+        assert reader.read_bytes("data/a.txt") == b"a" * 100

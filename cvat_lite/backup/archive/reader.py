@@ -36,6 +36,11 @@ TOTAL_TOO_LARGE = "The archive's content is larger than {limit} bytes."
 MEMBER_RATIO = "The archive member {name} is compressed more than {limit}:1 (a ZIP bomb?)."
 TOTAL_RATIO = "The archive is compressed more than {limit}:1 (a ZIP bomb?)."
 OVERLAP = "The archive members {first} and {second} overlap."
+LEADING_DATA = (
+    "The ZIP archive has data before its first member or its central directory "
+    "(archives joined together?)."
+)
+TRAILING_DATA = "The ZIP archive has data after its end record (archives joined together?)."
 CORRUPT_MEMBER = "The archive member {name} is corrupt."
 MEMBER_LONGER = "The archive member {name} is larger than its header says."
 MEMBER_SHORTER = "The archive member {name} is shorter than its header says."
@@ -70,7 +75,13 @@ def _error(message: str, name: str | None = None, **values: Any) -> ArchiveError
 
 
 def _central_directory(fp: IO[bytes], file_size: int) -> tuple[int, int]:
-    """Where the central directory is (start, size), read from the end records."""
+    """Where the central directory is (start, size), read from the end records.
+
+    The archive must be exactly one ZIP: the end record (and its comment) ends the file, and the
+    central directory sits where its end record says, right before the end records. zipfile
+    forgives both (it shifts every offset by what was prepended), so a ZIP appended to another,
+    or data around one, would be read as the last archive alone.
+    """
     tail_size = min(file_size, _EOCD_SIZE + 0xFFFF)
     fp.seek(file_size - tail_size)
     tail = fp.read(tail_size)
@@ -79,7 +90,9 @@ def _central_directory(fp: IO[bytes], file_size: int) -> tuple[int, int]:
         fp.seek(0)
         raise ArchiveError(CORRUPT if fp.read(4) == _LOCAL_HEADER else NOT_A_ZIP)
     end = file_size - tail_size + at
-    *_, entries, size, offset, _comment = struct.unpack("<4s4H2LH", tail[at : at + _EOCD_SIZE])
+    *_, entries, size, offset, comment = struct.unpack("<4s4H2LH", tail[at : at + _EOCD_SIZE])
+    if end + _EOCD_SIZE + comment != file_size:
+        raise ArchiveError(TRAILING_DATA)
     if entries == 0xFFFF or 0xFFFFFFFF in (size, offset):
         locator_at = end - _ZIP64_LOCATOR_SIZE
         fp.seek(max(locator_at, 0))
@@ -89,9 +102,11 @@ def _central_directory(fp: IO[bytes], file_size: int) -> tuple[int, int]:
             record = fp.read(_ZIP64_EOCD_SIZE)
             if record[:4] != _ZIP64_EOCD:
                 raise ArchiveError(CORRUPT)
-            size = struct.unpack("<Q", record[40:48])[0]
+            size, offset = struct.unpack("<QQ", record[40:56])
     if size > end:
         raise ArchiveError(CORRUPT)
+    if offset < end - size:  # bytes added in front or between (missing bytes: corrupt, below)
+        raise ArchiveError(LEADING_DATA)
     return end - size, size
 
 
@@ -187,6 +202,10 @@ def _check_overlaps(infos: list[zipfile.ZipInfo], directory_start: int) -> None:
     ordered = sorted(infos, key=lambda info: info.header_offset)
     if ordered and ordered[0].header_offset < 0:  # zipfile shifts offsets by the file's start
         raise _error(CORRUPT_MEMBER, ordered[0].filename)
+    if ordered and ordered[0].header_offset != 0:
+        raise ArchiveError(LEADING_DATA)
+    if not ordered and directory_start != 0:
+        raise ArchiveError(LEADING_DATA)
     for info, following in itertools.pairwise(ordered):
         if info.header_offset + _LOCAL_HEADER_SIZE + info.compress_size > following.header_offset:
             raise ArchiveError(
