@@ -252,7 +252,7 @@ def test_reading_an_absent_member(tmp_path):
         assert reader.size("data/a.txt") == 100
 
 
-# --- exactly one ZIP (issue 12: a concatenated ZIP restored the last archive in it) ------------
+# --- exactly one ZIP (a concatenated ZIP once restored the last archive in it) ---------------
 
 
 def test_two_archives_joined_are_refused(tmp_path):

@@ -1,5 +1,5 @@
 """After a login in a real browser, ``?next=`` spellings that Chromium reads as another host
-(``/\\host``, ``/<tab>/host``) keep the browser on this site (issue 12 item 9)."""
+(``/\\host``, ``/<tab>/host``) keep the browser on this site. See docs/security.md."""
 
 from __future__ import annotations
 
