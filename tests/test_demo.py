@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.processes import embedded_env, free_port
+
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 240
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Api:
@@ -55,8 +50,8 @@ class Api:
 
 
 def test_demo_runs_the_whole_lightweight_flow(tmp_path):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CVAT_LITE_")}
+    port = free_port()
+    env = embedded_env()
     data_dir = tmp_path / "demo"
     (data_dir / "old").mkdir(parents=True)  # a previous demo's leftovers are cleared
     script = Path(sys.executable).parent / "cvat-lite"

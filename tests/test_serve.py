@@ -15,13 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.processes import embedded_env, free_port
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for(url: str, timeout: float = 60) -> requests.Response:
@@ -35,9 +31,8 @@ def _wait_for(url: str, timeout: float = 60) -> requests.Response:
 
 
 def test_serve_starts_everything_and_stops_on_ctrl_c(tmp_path):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CVAT_LITE_")}
-    env["CVAT_LITE_DATA_DIR"] = str(tmp_path / "data")
+    port = free_port()
+    env = embedded_env(CVAT_LITE_DATA_DIR=str(tmp_path / "data"))
     script = Path(sys.executable).parent / "cvat-lite"
     process = subprocess.Popen(
         [str(script), "serve", "--port", str(port), "--workers", "1", "--web-workers", "1"],
@@ -91,8 +86,7 @@ def test_serve_starts_everything_and_stops_on_ctrl_c(tmp_path):
 
 
 def _start_serve(tmp_path, port: int, *extra: str) -> tuple[subprocess.Popen, list[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CVAT_LITE_")}
-    env["CVAT_LITE_DATA_DIR"] = str(tmp_path / "data")
+    env = embedded_env(CVAT_LITE_DATA_DIR=str(tmp_path / "data"))
     script = Path(sys.executable).parent / "cvat-lite"
     process = subprocess.Popen(
         [str(script), "serve", "--port", str(port), "--workers", "1", *extra],
@@ -133,7 +127,7 @@ def _stop_serve(process: subprocess.Popen) -> str:
 
 
 def test_a_killed_worker_is_restarted_and_the_web_stays_up(tmp_path):
-    port = _free_port()
+    port = free_port()
     # One web process: a stalled connection must not take it (threaded workers).
     process, output = _start_serve(tmp_path, port, "--web-workers", "1")
     stalled = socket.socket()
@@ -163,7 +157,7 @@ def test_a_killed_worker_is_restarted_and_the_web_stays_up(tmp_path):
 
 
 def test_a_worker_that_keeps_exiting_stops_the_service(tmp_path):
-    port = _free_port()
+    port = free_port()
     process, output = _start_serve(tmp_path, port, "--worker-restarts", "1")
     try:
         [worker] = _worker_pids(process.pid)
@@ -185,8 +179,7 @@ def test_a_worker_that_keeps_exiting_stops_the_service(tmp_path):
 
 def _run_serve(tmp_path, *args: str) -> subprocess.CompletedProcess:
     """serve expected to refuse to start: its whole output and status."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CVAT_LITE_")}
-    env["CVAT_LITE_DATA_DIR"] = str(tmp_path / "data")
+    env = embedded_env(CVAT_LITE_DATA_DIR=str(tmp_path / "data"))
     script = Path(sys.executable).parent / "cvat-lite"
     return subprocess.run(
         [str(script), "serve", "--workers", "1", *args],
@@ -210,7 +203,7 @@ def test_a_busy_port_is_a_clear_error_before_anything_runs(tmp_path):
 
 
 def test_every_address_then_a_second_serve_on_the_same_data(tmp_path):
-    port = _free_port()
+    port = free_port()
     process, output = _start_serve(tmp_path, port, "--host", "0.0.0.0")
     try:
         text = "".join(output)
@@ -227,7 +220,7 @@ def test_every_address_then_a_second_serve_on_the_same_data(tmp_path):
         for address in re.findall(rf"also reachable at http://([\d.]+):{port}/", text):
             assert requests.get(f"http://{address}:{port}/api/server/about", timeout=30).ok
         # Another instance on the same data directory (another port) is refused.
-        second = _run_serve(tmp_path, "--port", str(_free_port()))
+        second = _run_serve(tmp_path, "--port", str(free_port()))
         assert second.returncode == 1
         assert "Another cvat-lite serve (pid" in second.stderr
         assert "is already using the data directory" in second.stderr

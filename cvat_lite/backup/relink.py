@@ -214,15 +214,7 @@ def _manifest_keys(data: Data, key_map: KeyMap) -> dict[str, _Expected]:
     rows = (
         Image.objects.filter(data=data)
         .order_by("frame")
-        .values_list(
-            "path",
-            "checksum",
-            "related_files",
-            "object_size",
-            "object_md5",
-            "object_etag",
-            "object_crc32c",
-        )
+        .values_list("path", "checksum", "related_files", *Image.EVIDENCE_FIELDS)
         .iterator(chunk_size=ROW_CHUNK)
     )
     for path, checksum, related, size, md5, etag, crc32c in rows:
@@ -579,15 +571,7 @@ def _learn(data: Data, plan: RelinkPlan) -> list[str]:
     updates: list[tuple[Any, ...]] = []
     rows = (
         Image.objects.filter(data=data)
-        .values_list(
-            "id",
-            "path",
-            "related_files",
-            "object_size",
-            "object_md5",
-            "object_etag",
-            "object_crc32c",
-        )
+        .values_list("id", "path", "related_files", *Image.EVIDENCE_FIELDS)
         .iterator(chunk_size=ROW_CHUNK)
     )
     for pk, path, related, size, md5, etag, crc32c in rows:

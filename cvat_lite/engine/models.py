@@ -190,6 +190,9 @@ class Image(models.Model):
     object_etag = models.CharField(max_length=128, blank=True, default="", db_default="")
     object_crc32c = models.CharField(max_length=8, blank=True, default="", db_default="")
 
+    # The evidence columns, in ``Evidence``'s field order (size, md5, etag, crc32c).
+    EVIDENCE_FIELDS = ("object_size", "object_md5", "object_etag", "object_crc32c")
+
     class Meta:
         ordering = ["frame"]
         constraints = [

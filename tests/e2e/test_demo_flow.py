@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,24 +19,19 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 from tests.e2e.helpers import DESKTOP, choose, ready, screenshot
+from tests.processes import embedded_env, free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def demo(tmp_path):
     """The running demo and what it printed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CVAT_LITE_")}
+    env = embedded_env()
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "cvat-lite"),
-            "demo", "--port", str(_free_port()), "--images", "4",
+            "demo", "--port", str(free_port()), "--images", "4",
             "--data-dir", str(tmp_path / "demo"),
         ],
         env=env,

@@ -28,10 +28,7 @@ _COLUMNS = (
     "height",
     "checksum",
     "related_files",
-    "object_size",
-    "object_md5",
-    "object_etag",
-    "object_crc32c",
+    *Image.EVIDENCE_FIELDS,
 )
 _NO_EVIDENCE = Evidence()
 
