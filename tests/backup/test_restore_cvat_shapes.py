@@ -194,7 +194,7 @@ def test_an_annotation_guide_is_noted_for_a_task_and_a_project(tmp_path, user):
     outcome = backup_restore_project(owner=user, archive_path=project.write(tmp_path / "p.zip"))
     assert outcome.message == " ".join(
         [
-            PROJECT_RESTORED.format(count=2),
+            PROJECT_RESTORED.format(tasks="2 tasks"),
             NOTE_GUIDE.format(name="annotation_guide.md", assets=0),
             NOTE_GUIDE.format(name="task_1/annotation_guide.md", assets=1),
         ]
