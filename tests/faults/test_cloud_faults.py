@@ -218,6 +218,7 @@ def test_a_project_relink_when_the_credentials_are_revoked_between_tasks(
                 "task_id": b.id,
                 "code": "cloud_storage_not_available",
                 "message": f"Cloud storage #{storage.id} is not available (FORBIDDEN).",
+                "extra": {"status": "FORBIDDEN"},
             }
         ],
         "dry_run": False,
