@@ -84,7 +84,7 @@ def test_restore_not_connected_relink_frames(page: Page, web: ApiSession, s3_emu
     # A storage whose bucket is gone: refused, with the server's reason.
     choose(select, "gone")
     error = page.locator("#relink-error")
-    expect(error).to_have_text(f"Cloud storage #{gone['id']} is not available (NOT_FOUND).")
+    expect(error).to_have_text("gone cannot be used right now (its status is NOT_FOUND).")
     expect(select).to_have_value("")
     expect(field).to_have_attribute("data-state", "unlinked")
 

@@ -61,6 +61,16 @@ function renderStorageField() {
   }
 }
 
+// The server's refusals name a storage by id; the page names it as the user does.
+function inWords(err, name) {
+  if (err.code === "cloud_storage_not_available") {
+    const status = err.extra.status ? ` (its status is ${err.extra.status})` : "";
+    return { message: `${name} cannot be used right now${status}.`, extra: {} };
+  }
+  if (err.code === "cloud_storage_not_found") return { message: `${name} no longer exists, or you cannot use it.`, extra: {} };
+  return err;
+}
+
 function renderRelinkError(err) {
   const box = $("#relink-error");
   const parts = [h("p", {}, err.message)];
@@ -126,7 +136,7 @@ async function relink(select) {
     showRelinkCheck(v, chosen, name);
   } catch (err) {
     keepCurrentStorage();
-    if (err instanceof ApiError) renderRelinkError(err);
+    if (err instanceof ApiError) renderRelinkError(inWords(err, name));
     else showError($("#relink-error"), err);
   } finally {
     select.disabled = false;
