@@ -105,8 +105,9 @@ class Redirector:
 
 
 class _FakeGcs(BaseHTTPRequestHandler):
-    """Just enough of the GCS JSON API for an export: an empty listing, and an upload session
-    whose ``Location`` is ``session_url`` (set on a subclass)."""
+    """Just enough of the GCS JSON API for an export: an empty listing, no object (an export
+    checks that its key is free), and an upload session whose ``Location`` is ``session_url``
+    (set on a subclass)."""
 
     session_url = ""
     hits: list[str]
@@ -119,8 +120,12 @@ class _FakeGcs(BaseHTTPRequestHandler):
         if self.command == "POST" and "uploadType=resumable" in self.path:
             status, body = 200, b""
             headers["Location"] = self.session_url
-        elif self.command == "GET" and self.path.startswith("/storage/v1/b/"):
+        elif self.command == "GET" and self.path.split("?")[0].endswith("/o"):  # a listing
             status, body = 200, b'{"kind": "storage#objects", "items": []}'
+        elif self.command == "GET" and self.path.split("/o/")[0] == "/storage/v1/b/bucket":
+            status, body = 404, b'{"error": {"code": 404, "message": "No such object"}}'
+        elif self.command == "GET" and self.path.startswith("/storage/v1/b/"):  # the bucket
+            status, body = 200, b'{"kind": "storage#bucket", "name": "bucket"}'
         else:
             status, body = 404, b'{"error": {"code": 404, "message": "Not Found"}}'
         self.send_response(status)
