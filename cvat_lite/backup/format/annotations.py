@@ -216,6 +216,7 @@ def parse_annotations_json(
     what: str = ANNOTATIONS_JSON,
     limits: Limits | None = None,
     objects_before: int = 0,
+    consume: bool = False,
 ) -> list[JobAnnotationsSpec]:
     """One ``JobAnnotationsSpec`` per job of task.json, in the same order. Every label,
     sublabel (of skeleton elements) and attribute named must be defined in ``labels``; frames
@@ -223,7 +224,9 @@ def parse_annotations_json(
 
     ``limits`` bound the objects (with ``objects_before``, those of the archive's other
     tasks), the points of a shape and the shapes of a track, checked on the raw document
-    before any object is built (contract 9)."""
+    before any object is built (contract 9). With ``consume`` the document's lists are reused:
+    each object is replaced by its spec as it is read, so that one copy is alive at a time;
+    the document is not to be used afterwards."""
     limits = limits or Limits()
     if not isinstance(obj, list):
         raise ArchiveError(NOT_LIST.format(what=what))
@@ -240,12 +243,24 @@ def parse_annotations_json(
         jobs.append(
             JobAnnotationsSpec(
                 version=job.integer("version", 0),
-                tags=[reader.tag(tag) for tag in job.objects("tags", [])],
-                shapes=[reader.shape(shape) for shape in job.objects("shapes", [])],
-                tracks=[reader.track(track) for track in job.objects("tracks", [])],
+                tags=_read(job, "tags", reader.tag, consume),
+                shapes=_read(job, "shapes", reader.shape, consume),
+                tracks=_read(job, "tracks", reader.track, consume),
             )
         )
     return jobs
+
+
+def _read(job: Fields, key: str, read: Callable[[Fields], dict], consume: bool) -> list[dict]:
+    """The objects at ``key`` read with ``read``; with ``consume``, each replaced in the
+    document's own list by what ``read`` makes of it, so that every parsed object is freed as
+    soon as its spec is built (bench/import_memory.py)."""
+    if not consume:
+        return [read(obj) for obj in job.objects(key, [])]
+    items = job.items(key, [])
+    for index, obj in enumerate(job.objects(key, [])):
+        items[index] = read(obj)
+    return items
 
 
 def build_annotations_json(jobs: list[JobAnnotationsSpec]) -> list[dict[str, Any]]:

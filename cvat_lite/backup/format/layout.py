@@ -87,14 +87,17 @@ def read_annotations_json(
     before (``Limits.max_objects`` bounds the archive's)."""
     name = prefix + ANNOTATIONS_JSON
     _require(reader, name)
-    data = reader.read_bytes(name, limit=reader.limits.max_annotations_size)
+    document = load_json(
+        reader.read_bytes(name, limit=reader.limits.max_annotations_size), what=name
+    )
     return parse_annotations_json(
-        load_json(data, what=name),
+        document,
         labels=spec.labels,
         job_count=len(spec.jobs),
         what=name,
         limits=reader.limits,
         objects_before=objects_before,
+        consume=True,
     )
 
 
