@@ -37,3 +37,21 @@ class Limits:
     max_task_json_size: int = 64 * MiB
     # UTF-8 bytes of a member's name: ``task_<i>/data/`` + an object key of up to 1,024 bytes.
     max_name_length: int = 1280
+    # Counts inside the documents (contract 9), checked on the parsed JSON before any spec is
+    # built, so that the rows a restore writes stay bounded (docs/security.md lists them).
+    # Jobs of one task: 1,000,000 images in jobs of 100 frames with one consensus replica.
+    max_jobs: int = 20_000
+    # Labels of a task or project, skeleton sublabels included (ImageNet-21k has ~21,800).
+    max_labels: int = 25_000
+    # Attributes of one label.
+    max_attributes: int = 1_000
+    # Values of one attribute: CVAT stores them joined by newlines in 4,096 characters, so a
+    # CVAT archive has at most 2,048.
+    max_attribute_values: int = 4_096
+    # Annotation objects of the whole archive (every task of a project): tags, shapes, tracks,
+    # the shapes of tracks and skeleton elements (one database row each).
+    max_objects: int = 5_000_000
+    # Numbers in one shape's ``points`` (x, y pairs; a mask's run lengths).
+    max_points: int = 1_000_000
+    # Shapes of one track: at most one per frame of the largest task.
+    max_track_shapes: int = 1_000_000

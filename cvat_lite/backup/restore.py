@@ -81,6 +81,13 @@ def restore_limits() -> Limits:
         max_ratio=settings.BACKUP_MAX_RATIO,
         max_annotations_size=settings.BACKUP_MAX_ANNOTATIONS_SIZE,
         max_task_json_size=settings.BACKUP_MAX_TASK_JSON_SIZE,
+        max_jobs=settings.BACKUP_MAX_JOBS,
+        max_labels=settings.BACKUP_MAX_LABELS,
+        max_attributes=settings.BACKUP_MAX_ATTRIBUTES,
+        max_attribute_values=settings.BACKUP_MAX_ATTRIBUTE_VALUES,
+        max_objects=settings.BACKUP_MAX_OBJECTS,
+        max_points=settings.BACKUP_MAX_POINTS,
+        max_track_shapes=settings.BACKUP_MAX_TRACK_SHAPES,
     )
 
 
@@ -127,9 +134,12 @@ def backup_restore_project(
     report = progress or _silent
     with ArchiveReader(archive_path, limits=restore_limits()) as reader:
         spec = read_project_json(reader)
-        plans = [
-            plan_task(reader, prefix, project_labels=spec.labels) for prefix in task_folders(reader)
-        ]
+        plans: list[TaskPlan] = []
+        for prefix in task_folders(reader):
+            before = sum(plan.object_count for plan in plans)
+            plans.append(
+                plan_task(reader, prefix, project_labels=spec.labels, objects_before=before)
+            )
         notes = [note for plan in plans for note in plan.spec.notes]
         if (guide := guide_note(reader)) is not None:
             notes.insert(0, guide)  # the project's own guide first

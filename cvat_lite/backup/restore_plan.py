@@ -29,6 +29,7 @@ from cvat_lite.backup.format import (
     TaskSpec,
     check_task_layout,
     max_frame,
+    object_count,
     read_annotations_json,
 )
 from cvat_lite.engine.models import JobType
@@ -79,6 +80,7 @@ class TaskPlan:
     media_bytes: int = 0
     # Lightweight backups: what turns a manifest name into its object key ("<prefix>/" or "").
     key_prefix: str = ""
+    object_count: int = 0  # annotation objects, as ``Limits.max_objects`` counts them
 
     @property
     def lightweight(self) -> bool:
@@ -94,15 +96,21 @@ class TaskPlan:
 
 
 def plan_task(
-    reader: ArchiveReader, prefix: str = "", *, project_labels: list[LabelSpec] | None = None
+    reader: ArchiveReader,
+    prefix: str = "",
+    *,
+    project_labels: list[LabelSpec] | None = None,
+    objects_before: int = 0,
 ) -> TaskPlan:
     """Check the task at ``prefix`` (see the module docstring). With ``project_labels``, the
-    task is restored into a project and its labels must be the project's."""
+    task is restored into a project and its labels must be the project's; ``objects_before``
+    counts the annotation objects of the project's tasks planned before it (the archive's
+    limit is on their sum)."""
     scan = _ManifestScan(reader, prefix)
     layout = check_task_layout(reader, prefix, on_entry=scan)
     spec = layout.spec
     task_json = prefix + TASK_JSON
-    annotations = read_annotations_json(reader, prefix, spec=spec)
+    annotations = read_annotations_json(reader, prefix, spec=spec, objects_before=objects_before)
     _check_image_count(spec, layout.image_count, prefix)
     key_prefix = _key_prefix(spec, task_json)
     if scan.too_long is not None:
@@ -125,6 +133,7 @@ def plan_task(
         media=media,
         media_bytes=sum(reader.size(prefix + DATA_DIR + path) for path in media),
         key_prefix=key_prefix,
+        object_count=object_count(annotations),
     )
 
 

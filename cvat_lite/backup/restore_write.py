@@ -279,18 +279,26 @@ def _with_ids(obj: Mapping[str, Any], scope: Mapping[str, _LabelRef]) -> dict[st
     return result
 
 
+def _with_ids_in_place(objects: list[dict], scope: Mapping[str, _LabelRef]) -> list[dict]:
+    """``objects`` with each replaced by its ``_with_ids`` form, in the same list: a restore
+    keeps one copy of a job's objects alive, not one per step (bench/import_memory.py)."""
+    for index, obj in enumerate(objects):
+        objects[index] = _with_ids(obj, scope)
+    return objects
+
+
 def _write_annotations(task: Task, jobs: list[Job], plan: TaskPlan) -> None:
+    """The annotations of ``plan`` written into the jobs' rows. Consumes ``plan.annotations``:
+    their lists become the rows' documents."""
     labels = _label_refs(task)
     ids = schema.Ids(1)
     rows = {row.job_id: row for row in JobAnnotations.objects.filter(job__segment__task=task)}
     what = plan.prefix + ANNOTATIONS_JSON
     changed = []
     for index, (job, spec) in enumerate(zip(jobs, plan.annotations, strict=True)):
-        document = {
-            kind: [_with_ids(obj, labels) for obj in getattr(spec, kind)] for kind in schema.KINDS
-        }
+        document = {kind: _with_ids_in_place(getattr(spec, kind), labels) for kind in schema.KINDS}
         try:
-            parsed = schema.parse_document(document)
+            parsed = schema.parse_document(document, in_place=True)
         except errors.BadRequest as error:
             message = ANNOTATIONS_INVALID.format(what=what, index=index, problem=error.message)
             raise errors.ArchiveError(message) from None

@@ -154,7 +154,9 @@ def _documents(reader: ArchiveReader, result: VerifyResult) -> Check:
             return Check(CHECK_DOCUMENTS, False, exc.message)
         for prefix in task_folders(reader):
             try:
-                result.plans.append(plan_task(reader, prefix, project_labels=labels))
+                before = sum(plan.object_count for plan in result.plans)
+                plan = plan_task(reader, prefix, project_labels=labels, objects_before=before)
+                result.plans.append(plan)
             except errors.ArchiveError as exc:
                 problems.append(exc.message)
     else:

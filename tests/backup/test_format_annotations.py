@@ -162,3 +162,12 @@ def test_skeleton_tracks():
     assert job.tracks[0]["elements"][0]["label"] == "nose"
     element["label"] = "cat"
     assert _refused(doc) == "annotations.json: label 'cat' is not a sublabel of 'person'."
+
+
+def test_a_consumed_document_gives_the_same_specs_in_its_own_lists():
+    doc = _doc()
+    expected = _parse(copy.deepcopy(doc))
+    shapes = doc[0]["shapes"]
+    jobs = parse_annotations_json(doc, labels=LABELS, job_count=len(doc), consume=True)
+    assert jobs == expected
+    assert jobs[0].shapes is shapes  # the document's list, its objects replaced by specs

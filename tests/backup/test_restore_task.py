@@ -299,6 +299,13 @@ def test_the_default_limit_settings_are_the_documented_defaults(settings):
         "max_ratio",
         "max_annotations_size",
         "max_task_json_size",
+        "max_jobs",
+        "max_labels",
+        "max_attributes",
+        "max_attribute_values",
+        "max_objects",
+        "max_points",
+        "max_track_shapes",
     ):
         assert getattr(limits, name) == getattr(defaults, name), name
 

@@ -214,6 +214,18 @@ CASES: dict[str, Case] = {
     "too many members": Case(
         g.valid(), "The archive has more than 4 members.", settings={"BACKUP_MAX_MEMBERS": 4}
     ),
+    # --- counts inside the documents
+    "more jobs than the limit": Case(
+        g.valid(),
+        "task.json: 'jobs' lists 2 jobs; the limit is 1.",
+        settings={"BACKUP_MAX_JOBS": 1},
+    ),
+    "more annotation objects than the limit": Case(
+        g.valid(),
+        "annotations.json: the archive has more than 11 annotation objects (tags, shapes, "
+        "tracks, the shapes of tracks and skeleton elements).",
+        settings={"BACKUP_MAX_OBJECTS": 11},
+    ),
     "zip bomb": Case(
         g.zip_bomb,
         "The archive member 'data/zeros.bin' is compressed more than 200:1 (a ZIP bomb?).",

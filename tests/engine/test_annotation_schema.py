@@ -157,3 +157,16 @@ def test_ids_and_frames_helpers():
     assert schema.fits(track, range(2, 6)) and not schema.fits(track, range(2, 5))
     schema.assign_ids(track, schema.Ids(100))
     assert schema.nested_ids(track) == {100, 101, 102, 103, 104}
+
+
+def test_in_place_parsing_gives_the_same_document_in_the_callers_lists():
+    source = {
+        "tags": [{"frame": 0, "label_id": 1, "color": "blue"}],
+        "shapes": [{"type": "points", "frame": 0, "label_id": 1, "points": [1, 2]}, FULL_SHAPE],
+    }
+    copied = schema.parse_document(source)
+    shapes = source["shapes"]
+    in_place = schema.parse_document(source, in_place=True)
+    assert in_place == copied
+    assert in_place["shapes"] is shapes  # the caller's list, its objects replaced
+    assert shapes[0]["points"] == [1.0, 2.0] and shapes[0]["rotation"] == 0.0

@@ -25,6 +25,7 @@ from cvat_lite.backup.format.annotations import (
     JobAnnotationsSpec,
     build_annotations_json,
     max_frame,
+    object_count,
     parse_annotations_json,
 )
 from cvat_lite.backup.format.base import (
@@ -91,6 +92,7 @@ __all__ = [
     "complete_task_spec",
     "guide_note",
     "max_frame",
+    "object_count",
     "parse_annotations_json",
     "parse_project_json",
     "parse_task_json",

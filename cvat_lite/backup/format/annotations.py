@@ -17,7 +17,8 @@ from cvat_lite.backup.format.base import (
     Fields,
     is_int,
 )
-from cvat_lite.backup.format.task import LabelSpec
+from cvat_lite.backup.format.task import TOO_MANY, LabelSpec, check_count
+from cvat_lite.backup.limits import Limits
 from cvat_lite.errors import ArchiveError
 from cvat_lite.media.paths import shown
 
@@ -29,6 +30,10 @@ LABEL_UNDEFINED = "{what}: label {name} is not defined."
 SUBLABEL_UNDEFINED = "{what}: label {name} is not a sublabel of {parent}."
 ATTRIBUTE_UNDEFINED = "{what}: attribute {name} is not defined for label {label}."
 ELEMENTS_NOT_ALLOWED = "{what}: {field} must be empty: elements cannot have elements."
+TOO_MANY_OBJECTS = (
+    "{what}: the archive has more than {limit} annotation objects (tags, shapes, tracks, the "
+    "shapes of tracks and skeleton elements)."
+)
 INTERVALS_NOT_SUPPORTED = (
     "{what}: {field} must be empty: audio interval annotations are not supported here."
 )
@@ -67,9 +72,10 @@ _Named = tuple[str, _LabelIndex]  # a label's name and what it defines
 class _Annotations:
     """Reads one job's objects, resolving label and attribute names against the task's."""
 
-    def __init__(self, what: str, labels: list[LabelSpec]):
+    def __init__(self, what: str, labels: list[LabelSpec], limits: Limits):
         self.what = what
         self.labels = _index(labels)
+        self.limits = limits
 
     def label(self, obj: Fields, parent: _Named | None) -> _Named:
         name = obj.string("label", empty=False)
@@ -112,6 +118,9 @@ class _Annotations:
 
     def geometry(self, obj: Fields) -> dict[str, Any]:
         points = obj.items("points", [])
+        if len(points) > self.limits.max_points:
+            limit = self.limits.max_points
+            raise obj.fail(TOO_MANY, "points", count=len(points), items="numbers", limit=limit)
         for index, point in enumerate(points):
             if not (is_int(point) or isinstance(point, float)) or not math.isfinite(point):
                 raise obj.fail(WRONG_TYPE, f"points[{index}]", kind="a number")
@@ -140,6 +149,7 @@ class _Annotations:
 
     def track(self, obj: Fields, parent: _Named | None = None) -> dict:
         label = self.label(obj, parent)
+        check_count(obj, "shapes", "shapes", self.limits.max_track_shapes)
         result = self.common(obj)
         result["shapes"] = [
             {
@@ -171,17 +181,60 @@ class _Annotations:
         return {}
 
 
+def _children(obj: Any, key: str) -> list[Any]:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, list) else []
+
+
+def _count_objects(jobs: list[Any], limit: int) -> int:
+    """The annotation objects of ``jobs`` (raw annotations.json or built specs), stopping once
+    past ``limit``: tags, shapes, tracks, their skeleton elements and the shapes of tracks.
+    Anything malformed counts as nothing here; parsing refuses it."""
+    count = 0
+    for job in jobs:
+        stack = [*_children(job, "tags"), *_children(job, "shapes"), *_children(job, "tracks")]
+        while stack and count <= limit:
+            item = stack.pop()
+            count += 1
+            stack.extend(_children(item, "elements"))
+            count += len(_children(item, "shapes"))
+        if count > limit:
+            break
+    return count
+
+
+def object_count(jobs: list[JobAnnotationsSpec]) -> int:
+    """The annotation objects of parsed jobs, counted as ``Limits.max_objects`` counts them."""
+    return _count_objects(build_annotations_json(jobs), limit=2**63)
+
+
 def parse_annotations_json(
-    obj: Any, *, labels: list[LabelSpec], job_count: int, what: str = ANNOTATIONS_JSON
+    obj: Any,
+    *,
+    labels: list[LabelSpec],
+    job_count: int,
+    what: str = ANNOTATIONS_JSON,
+    limits: Limits | None = None,
+    objects_before: int = 0,
+    consume: bool = False,
 ) -> list[JobAnnotationsSpec]:
     """One ``JobAnnotationsSpec`` per job of task.json, in the same order. Every label,
     sublabel (of skeleton elements) and attribute named must be defined in ``labels``; frames
-    are integers >= 0 (their range is the importer's check, see ``max_frame``)."""
+    are integers >= 0 (their range is the importer's check, see ``max_frame``).
+
+    ``limits`` bound the objects (with ``objects_before``, those of the archive's other
+    tasks), the points of a shape and the shapes of a track, checked on the raw document
+    before any object is built (contract 9). With ``consume`` the document's lists are reused:
+    each object is replaced by its spec as it is read, so that one copy is alive at a time;
+    the document is not to be used afterwards."""
+    limits = limits or Limits()
     if not isinstance(obj, list):
         raise ArchiveError(NOT_LIST.format(what=what))
     if len(obj) != job_count:
         raise ArchiveError(JOB_COUNT.format(what=what, count=len(obj), jobs=job_count))
-    reader = _Annotations(what, labels)
+    if objects_before + _count_objects(obj, limits.max_objects) > limits.max_objects:
+        raise ArchiveError(TOO_MANY_OBJECTS.format(what=what, limit=limits.max_objects))
+    reader = _Annotations(what, labels, limits)
     jobs = []
     for index, item in enumerate(obj):
         job = Fields(what, f"[{index}]", item)
@@ -190,12 +243,24 @@ def parse_annotations_json(
         jobs.append(
             JobAnnotationsSpec(
                 version=job.integer("version", 0),
-                tags=[reader.tag(tag) for tag in job.objects("tags", [])],
-                shapes=[reader.shape(shape) for shape in job.objects("shapes", [])],
-                tracks=[reader.track(track) for track in job.objects("tracks", [])],
+                tags=_read(job, "tags", reader.tag, consume),
+                shapes=_read(job, "shapes", reader.shape, consume),
+                tracks=_read(job, "tracks", reader.track, consume),
             )
         )
     return jobs
+
+
+def _read(job: Fields, key: str, read: Callable[[Fields], dict], consume: bool) -> list[dict]:
+    """The objects at ``key`` read with ``read``; with ``consume``, each replaced in the
+    document's own list by what ``read`` makes of it, so that every parsed object is freed as
+    soon as its spec is built (bench/import_memory.py)."""
+    if not consume:
+        return [read(obj) for obj in job.objects(key, [])]
+    items = job.items(key, [])
+    for index, obj in enumerate(job.objects(key, [])):
+        items[index] = read(obj)
+    return items
 
 
 def build_annotations_json(jobs: list[JobAnnotationsSpec]) -> list[dict[str, Any]]:

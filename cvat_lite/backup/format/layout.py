@@ -77,17 +77,27 @@ def read_task_json(reader: ArchiveReader, prefix: str = "") -> TaskSpec:
     name = prefix + TASK_JSON
     _require(reader, name)
     data = reader.read_bytes(name, limit=reader.limits.max_task_json_size)
-    return parse_task_json(load_json(data, what=name), what=name)
+    return parse_task_json(load_json(data, what=name), what=name, limits=reader.limits)
 
 
 def read_annotations_json(
-    reader: ArchiveReader, prefix: str = "", *, spec: TaskSpec
+    reader: ArchiveReader, prefix: str = "", *, spec: TaskSpec, objects_before: int = 0
 ) -> list[JobAnnotationsSpec]:
+    """The task's annotations; ``objects_before`` are those of the archive's tasks read
+    before (``Limits.max_objects`` bounds the archive's)."""
     name = prefix + ANNOTATIONS_JSON
     _require(reader, name)
-    data = reader.read_bytes(name, limit=reader.limits.max_annotations_size)
+    document = load_json(
+        reader.read_bytes(name, limit=reader.limits.max_annotations_size), what=name
+    )
     return parse_annotations_json(
-        load_json(data, what=name), labels=spec.labels, job_count=len(spec.jobs), what=name
+        document,
+        labels=spec.labels,
+        job_count=len(spec.jobs),
+        what=name,
+        limits=reader.limits,
+        objects_before=objects_before,
+        consume=True,
     )
 
 
@@ -95,7 +105,7 @@ def read_project_json(reader: ArchiveReader) -> ProjectSpec:
     if not reader.has(PROJECT_JSON):
         raise ArchiveError(NOT_A_PROJECT, extra={"member": PROJECT_JSON})
     data = reader.read_bytes(PROJECT_JSON, limit=reader.limits.max_task_json_size)
-    return parse_project_json(load_json(data, what=PROJECT_JSON))
+    return parse_project_json(load_json(data, what=PROJECT_JSON), limits=reader.limits)
 
 
 def check_task_layout(

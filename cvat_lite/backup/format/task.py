@@ -17,6 +17,7 @@ from cvat_lite.backup.format.base import (
     check_version,
     root,
 )
+from cvat_lite.backup.limits import Limits
 from cvat_lite.errors import ArchiveError, BadRequest
 from cvat_lite.media.paths import path_problem, shown
 from cvat_lite.media.selection import SORTING_METHODS, parse_frame_filter
@@ -47,6 +48,8 @@ BAD_FILE = "{what}: {field} {reason}."
 STOP_BEFORE_START = "{what}: {field} is before the start frame."
 FRAME_OUT_OF_RANGE = "{what}: {field} is outside the task's frames 0..{last}."
 NO_ANNOTATION_JOB = "{what}: 'jobs' must list at least one annotation job."
+TOO_MANY = "{what}: {field} lists {count} {items}; the limit is {limit}."
+TOO_MANY_LABELS = "{what}: the labels and sublabels number more than {limit}."
 DUPLICATE_LABEL = "{what}: the label {name} is defined more than once."
 DUPLICATE_ATTRIBUTE = "{what}: the label {label} defines the attribute {name} more than once."
 SUBLABELS_NOT_ALLOWED = "{what}: {field} must be empty: only skeleton labels have sublabels."
@@ -179,7 +182,28 @@ class ProjectSpec:
 # --- labels ------------------------------------------------------------------------------------
 
 
-def _attribute(obj: Fields) -> AttributeSpec:
+def check_count(obj: Fields, key: str, items: str, limit: int) -> None:
+    """Refuse a list at ``key`` of more than ``limit`` items before anything is built from it
+    (contract 9); a missing key or another type is for the reading that follows."""
+    value = obj.value.get(key)
+    if isinstance(value, list) and len(value) > limit:
+        raise obj.fail(TOO_MANY, key, count=len(value), items=items, limit=limit)
+
+
+class _LabelCounter:
+    """Labels and sublabels of one document, counted as they are read."""
+
+    def __init__(self, limits: Limits):
+        self.limits, self.count = limits, 0
+
+    def add(self, doc: Fields, count: int) -> None:
+        self.count += count
+        if self.count > self.limits.max_labels:
+            raise ArchiveError(TOO_MANY_LABELS.format(what=doc.what, limit=self.limits.max_labels))
+
+
+def _attribute(obj: Fields, limits: Limits) -> AttributeSpec:
+    check_count(obj, "values", "values", limits.max_attribute_values)
     return AttributeSpec(
         name=obj.string("name", limit=MAX_LABEL_NAME, empty=False),
         input_type=obj.choice("input_type", INPUT_TYPES),
@@ -189,19 +213,22 @@ def _attribute(obj: Fields) -> AttributeSpec:
     )
 
 
-def _label(obj: Fields, *, sublabel: bool = False) -> LabelSpec:
+def _label(obj: Fields, counter: _LabelCounter, *, sublabel: bool = False) -> LabelSpec:
+    limits = counter.limits
+    check_count(obj, "attributes", "attributes", limits.max_attributes)
     label = LabelSpec(
         name=obj.string("name", limit=MAX_LABEL_NAME, empty=False),
         color=obj.string("color", "", limit=MAX_COLOR),
         type=obj.choice("type", LABEL_TYPES, "any"),
-        attributes=[_attribute(item) for item in obj.objects("attributes", [])],
+        attributes=[_attribute(item, limits) for item in obj.objects("attributes", [])],
         svg=obj.string("svg", ""),
     )
     _unique(obj.what, (a.name for a in label.attributes), DUPLICATE_ATTRIBUTE, label=label.name)
     sublabels = list(obj.objects("sublabels", []))
     if sublabels and (sublabel or label.type != "skeleton"):
         raise obj.fail(SUBLABELS_NOT_ALLOWED, "sublabels")
-    label.sublabels = [_label(item, sublabel=True) for item in sublabels]
+    counter.add(obj, len(sublabels))
+    label.sublabels = [_label(item, counter, sublabel=True) for item in sublabels]
     _unique(obj.what, (s.name for s in label.sublabels), DUPLICATE_LABEL)
     return label
 
@@ -215,8 +242,10 @@ def _unique(what: str, names: Iterator[str], message: str, **values: str) -> Non
         seen.add(name)
 
 
-def _labels(doc: Fields) -> list[LabelSpec]:
-    labels = [_label(item) for item in doc.objects("labels")]
+def _labels(doc: Fields, limits: Limits) -> list[LabelSpec]:
+    counter = _LabelCounter(limits)
+    counter.add(doc, len(doc.items("labels")))
+    labels = [_label(item, counter) for item in doc.objects("labels")]
     _unique(doc.what, (label.name for label in labels), DUPLICATE_LABEL)
     return labels
 
@@ -344,14 +373,17 @@ def _origin(obj: Fields) -> OriginSpec:
     )
 
 
-def parse_task_json(obj: Any, *, what: str = TASK_JSON) -> TaskSpec:
+def parse_task_json(obj: Any, *, what: str = TASK_JSON, limits: Limits | None = None) -> TaskSpec:
     """The task described by a task.json document (see the module docstring). Without
-    ``data.stop_frame`` the frames are checked by ``complete_task_spec``."""
+    ``data.stop_frame`` the frames are checked by ``complete_task_spec``. ``limits`` bound the
+    counts of jobs, labels, attributes and values (the defaults when None)."""
+    limits = limits or Limits()
     doc = root(obj, what)
     version = check_version(doc)
     data_doc = doc.child("data")
     data = _data(data_doc)
     origin = doc.maybe("cloud_storage", lambda key: _origin(doc.child(key)))
+    check_count(doc, "jobs", "jobs", limits.max_jobs)
     jobs = [_job(job) for job in doc.objects("jobs")]
     derived = _replicas_per_job(jobs)
     given = doc.maybe("consensus_replicas", doc.integer)
@@ -361,7 +393,7 @@ def parse_task_json(obj: Any, *, what: str = TASK_JSON) -> TaskSpec:
         bug_tracker=doc.string("bug_tracker", "", limit=MAX_BUG_TRACKER),
         status=doc.choice("status", STATUSES, "annotation"),
         subset=doc.string("subset", "", limit=MAX_SUBSET),
-        labels=_labels(doc),
+        labels=_labels(doc, limits),
         # CVAT up to 2.58 wrote the key; later ones count the replicas in 'jobs'.
         consensus_replicas=derived if given is None else given,
         data=data,
@@ -478,14 +510,17 @@ def build_task_json(spec: TaskSpec) -> dict[str, Any]:
 # --- project.json ------------------------------------------------------------------------------
 
 
-def parse_project_json(obj: Any, *, what: str = PROJECT_JSON) -> ProjectSpec:
+def parse_project_json(
+    obj: Any, *, what: str = PROJECT_JSON, limits: Limits | None = None
+) -> ProjectSpec:
+    limits = limits or Limits()
     doc = root(obj, what)
     return ProjectSpec(
         version=check_version(doc),
         name=doc.string("name", limit=MAX_NAME, empty=False),
         bug_tracker=doc.string("bug_tracker", "", limit=MAX_BUG_TRACKER),
         status=doc.choice("status", STATUSES, "annotation"),
-        labels=_labels(doc),
+        labels=_labels(doc, limits),
     )
 
 

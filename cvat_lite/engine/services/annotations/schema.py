@@ -60,10 +60,15 @@ def empty_document(version: int = 0) -> dict[str, Any]:
     return {"version": version, "tags": [], "shapes": [], "tracks": []}
 
 
-def parse_document(data: Any, *, ids_required: bool = False) -> dict[str, list[dict]]:
+def parse_document(
+    data: Any, *, ids_required: bool = False, in_place: bool = False
+) -> dict[str, list[dict]]:
     """Validate the structure of an annotations document and normalise its objects.
 
-    ``ids_required``: every top-level object must carry an ``id`` (PATCH update/delete)."""
+    ``ids_required``: every top-level object must carry an ``id`` (PATCH update/delete).
+    ``in_place``: each object of the document's lists is replaced by its normalised form, and
+    the result holds those same lists, so that one copy of the objects is alive at a time (a
+    restore's large documents; the document must not be used afterwards)."""
     if not isinstance(data, Mapping):
         raise errors.BadRequest(DOCUMENT_NOT_OBJECT)
     parsers: dict[str, Callable[[Any, str], dict]] = {
@@ -78,7 +83,13 @@ def parse_document(data: Any, *, ids_required: bool = False) -> dict[str, list[d
             items = []
         if not isinstance(items, list):
             raise errors.BadRequest(NOT_A_LIST.format(path=kind))
-        parsed = [parsers[kind](obj, f"{kind}[{index}]") for index, obj in enumerate(items)]
+        parse = parsers[kind]
+        if in_place:
+            parsed: list[dict] = items
+            for index, obj in enumerate(items):
+                parsed[index] = parse(obj, f"{kind}[{index}]")
+        else:
+            parsed = [parse(obj, f"{kind}[{index}]") for index, obj in enumerate(items)]
         if ids_required:
             _check_ids(parsed, kind)
         result[kind] = parsed
