@@ -27,7 +27,7 @@ def test_restore_not_connected_relink_frames(page: Page, web: ApiSession, s3_emu
     origin = web.s3_storage(s3_emulator, bucket, "origin")
     web.s3_storage(s3_emulator, s3_emulator.create_bucket(), "empty")
     gone_bucket = s3_emulator.create_bucket()
-    gone = web.s3_storage(s3_emulator, gone_bucket, "gone")
+    web.s3_storage(s3_emulator, gone_bucket, "gone")
     s3_emulator.client().delete_bucket(Bucket=gone_bucket.resource)
     task = web.cloud_task("street", origin["id"])
 
