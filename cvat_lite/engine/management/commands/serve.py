@@ -10,6 +10,7 @@ so a slow client or a slow synchronous request holds one thread, not a whole pro
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
@@ -230,6 +231,7 @@ class Command(BaseCommand):
         for slot in slots:
             if slot.process is not None and slot.process.poll() is not None:
                 code, pid = slot.process.returncode, slot.process.pid
+                _signal_group(slot.process, signal.SIGKILL)  # its scheduler, if it outlived it
                 slot.process = None
                 restarts = slot.recent_restarts(now)
                 if restarts >= limit:
@@ -288,18 +290,22 @@ class Command(BaseCommand):
                 "--no-control-socket",
             ],
             env=env,
+            process_group=0,  # its own group: stopped as a whole (see _stop)
         )  # fmt: skip
 
     def _worker(self, env: dict) -> subprocess.Popen:
         # RQ's scheduler (one of the workers holds its lock) fires backup policies.
         queues = ["export", "import", "create"]
         command = [sys.executable, "-m", "cvat_lite.cli", "rqworker", *queues, "--with-scheduler"]
-        return subprocess.Popen(command, env=env)
+        # Its own process group: RQ's scheduler runs in a child of the worker, which outlives a
+        # worker that dies (and then holds the log's pipe and retries a stopped Redis forever);
+        # signalling the group reaches it too.
+        return subprocess.Popen(command, env=env, process_group=0)
 
     def _stop(self, children: list[subprocess.Popen]) -> None:
+        """SIGTERM to each child's process group, then SIGKILL to whatever is left in them."""
         for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+            _signal_group(child, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S
         for child in children:
             try:
@@ -307,3 +313,12 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        for child in children:  # e.g. a scheduler process whose worker has exited
+            _signal_group(child, signal.SIGKILL)
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    """Signal the process group led by ``child`` (it has one: ``process_group=0``), if any of
+    it is still running."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signum)
