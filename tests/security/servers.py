@@ -63,6 +63,29 @@ class ConnectionCounter:
         self._socket.close()
 
 
+class _LocalServer:
+    """A threaded HTTP server on a free loopback port, its handler class ``handler`` with
+    ``attributes`` set on it (what the handler answers, and the list of requests it saw)."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler], **attributes: object) -> None:
+        self._server = ThreadingHTTPServer(
+            ("127.0.0.1", 0), type("Handler", (handler,), attributes)
+        )
+        self._server.daemon_threads, self._server.block_on_close = True, False
+        self.port = self._server.server_address[1]
+        serve = threading.Thread(target=self._server.serve_forever, args=(ACCEPT_POLL,))
+        serve.daemon = True
+        serve.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 class _Redirect(BaseHTTPRequestHandler):
     location = ""  # set on a subclass
     hits: list[str]
@@ -82,26 +105,12 @@ class _Redirect(BaseHTTPRequestHandler):
         pass
 
 
-class Redirector:
+class Redirector(_LocalServer):
     """An HTTP server answering every request with 302 to ``location`` + the same path."""
 
     def __init__(self, location: str) -> None:
         self.hits: list[str] = []
-        handler = type("Handler", (_Redirect,), {"location": location, "hits": self.hits})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads, self._server.block_on_close = True, False
-        self.port = self._server.server_address[1]
-        serve = threading.Thread(target=self._server.serve_forever, args=(ACCEPT_POLL,))
-        serve.daemon = True
-        serve.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(_Redirect, location=location, hits=self.hits)
 
 
 class _FakeGcs(BaseHTTPRequestHandler):
@@ -140,28 +149,14 @@ class _FakeGcs(BaseHTTPRequestHandler):
         pass
 
 
-class FakeGcs:
+class FakeGcs(_LocalServer):
     """An HTTP server playing a GCS endpoint whose resumable upload sessions live at
     ``session_url`` (another host, say)."""
 
     def __init__(self, session_url: str) -> None:
         self.hits: list[str] = []
         attributes = {"session_url": session_url, "hits": self.hits}
-        handler = type("Handler", (_FakeGcs,), attributes)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads, self._server.block_on_close = True, False
-        self.port = self._server.server_address[1]
-        serve = threading.Thread(target=self._server.serve_forever, args=(ACCEPT_POLL,))
-        serve.daemon = True
-        serve.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(_FakeGcs, **attributes)
 
 
 class _Junk(BaseHTTPRequestHandler):
@@ -186,7 +181,7 @@ class _Junk(BaseHTTPRequestHandler):
         pass
 
 
-class NotAStorage:
+class NotAStorage(_LocalServer):
     """An HTTP server answering every request 200 with the same ``body``: an endpoint that is
     reachable but speaks no storage protocol (an empty page, a web site, a file server)."""
 
@@ -194,18 +189,4 @@ class NotAStorage:
         self.body = body
         self.hits: list[str] = []
         attributes = {"body": body, "content_type": content_type, "hits": self.hits}
-        handler = type("Handler", (_Junk,), attributes)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads, self._server.block_on_close = True, False
-        self.port = self._server.server_address[1]
-        serve = threading.Thread(target=self._server.serve_forever, args=(ACCEPT_POLL,))
-        serve.daemon = True
-        serve.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(_Junk, **attributes)
