@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_rq",
     "cvat_lite.engine",
+    "cvat_lite.backup",
     "cvat_lite.requests",
     "cvat_lite.policies",
     "cvat_lite.uploads",
@@ -186,10 +187,10 @@ RQ_QUEUES: dict[str, dict[str, Any]] = {
 RQ_SHOW_ADMIN_LINK = False
 # Workers renew the deadline of the job they run every WORKER_HEARTBEAT seconds, up to
 # WORKER_HEARTBEAT_GRACE seconds ahead; a job past its deadline lost its worker and its request
-# fails (cvat_lite.requests.worker). rq's defaults: 30 and 60.
+# fails (cvat_lite.worker). rq's defaults: 30 and 60.
 WORKER_HEARTBEAT = _env_int("WORKER_HEARTBEAT", 30)
 WORKER_HEARTBEAT_GRACE = _env_int("WORKER_HEARTBEAT_GRACE", 60)
-RQ = {"WORKER_CLASS": "cvat_lite.requests.worker.Worker"}
+RQ = {"WORKER_CLASS": "cvat_lite.worker.Worker"}
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "media": {

@@ -57,21 +57,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     # Fixed by the next commits of branch layers (each removes its entries).
     **dict.fromkeys(
         [
-            ("cvat_lite.engine.management.commands.backup", "cvat_lite.backup.destinations"),
-            ("cvat_lite.engine.management.commands.backup", "cvat_lite.backup.format"),
-            ("cvat_lite.engine.management.commands.backup", "cvat_lite.backup.restore"),
-            ("cvat_lite.engine.management.commands.backup", "cvat_lite.backup.verify"),
-            ("cvat_lite.engine.management.commands.backup", "cvat_lite.backup.writing"),
-            ("cvat_lite.engine.management.commands.backup", "cvat_lite.policies.cli"),
-            (
-                "cvat_lite.engine.management.commands.cleanup_exports",
-                "cvat_lite.backup.export_results",
-            ),
-            ("cvat_lite.engine.management.commands.cleanup_uploads", "cvat_lite.uploads.services"),
             ("cvat_lite.media.cache", "cvat_lite.engine.models"),
             ("cvat_lite.media.frames", "cvat_lite.engine.cloud"),
             ("cvat_lite.media.frames", "cvat_lite.engine.models"),
-            ("cvat_lite.requests.worker", "cvat_lite.policies.schedule"),
         ],
         "layers",
     ),

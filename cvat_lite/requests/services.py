@@ -191,7 +191,7 @@ def _job_dead(job) -> bool:
     status = job.get_status(refresh=False)
     if status == JobStatus.STARTED:
         # rq's own rule: a started job past the deadline its worker's heartbeat sets
-        # (cvat_lite.requests.worker) was abandoned; the cleanup marks it failed.
+        # (cvat_lite.worker) was abandoned; the cleanup marks it failed.
         job.started_job_registry.cleanup()
         status = job.get_status(refresh=True)
     return status in DEAD_JOB_STATUSES

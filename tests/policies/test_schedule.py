@@ -13,7 +13,7 @@ from rq.registry import ScheduledJobRegistry
 from cvat_lite.policies import schedule, services
 from cvat_lite.policies.models import PolicyArchive, PolicyRun
 from cvat_lite.requests.models import Request
-from cvat_lite.requests.worker import Worker
+from cvat_lite.worker import Worker
 from tests.backup.export_helpers import make_local_task
 from tests.policies.helpers import create_policy, policy, scheduler_clock
 
