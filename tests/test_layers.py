@@ -54,17 +54,20 @@ ALLOWED: dict[tuple[str, str], str] = {
     # Relinking moves from backup/relink.py into an engine service (branch relinkbg); until
     # then task data creation checks a storage with relink's functions.
     ("cvat_lite.engine.services.data", "cvat_lite.backup.relink"): "relink moves into engine",
-    # Fixed by the next commits of branch layers (each removes its entries).
-    **dict.fromkeys(
-        [
-            ("cvat_lite.media.cache", "cvat_lite.engine.models"),
-            ("cvat_lite.media.frames", "cvat_lite.engine.cloud"),
-            ("cvat_lite.media.frames", "cvat_lite.engine.models"),
-        ],
-        "layers",
-    ),
 }
 ALLOWED_CYCLES = [["cvat_lite.engine.services.projects", "cvat_lite.engine.services.tasks"]]
+
+
+# Packages that import no Django and no DRF at all (they take configuration as arguments).
+DJANGO_FREE = (
+    "cvat_lite.errors",
+    "cvat_lite.embedded_redis",
+    "cvat_lite.cloud",
+    "cvat_lite.media",
+    "cvat_lite.backup.archive",
+    "cvat_lite.backup.format",
+)
+FRAMEWORKS = ("django", "rest_framework", "drf_spectacular", "django_rq", "rq")
 
 
 @dataclass(frozen=True)
@@ -242,6 +245,38 @@ def test_imports_go_down_the_layers(package_imports):
 def test_every_allowance_is_still_needed(package_imports):
     present = {(imp.importer, imp.imported) for imp in violations(package_imports)}
     assert sorted(set(ALLOWED) - present) == [], "remove these entries from ALLOWED"
+
+
+def framework_imports(root: Path, prefixes=DJANGO_FREE) -> list[str]:
+    """``module:line name`` of every import of a framework by a module under ``prefixes``."""
+    found = []
+    for name, path in modules(root).items():
+        if not any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            else:
+                continue
+            found += [
+                f"{name}:{node.lineno} {imported}"
+                for imported in names
+                if imported.split(".")[0] in FRAMEWORKS
+            ]
+    return found
+
+
+def test_pure_packages_import_no_framework():
+    assert framework_imports(ROOT) == []
+
+
+def test_framework_check_sees_a_deferred_import(tmp_path):
+    text = "def f():\n    from rest_framework.fields import DateTimeField\n"
+    _tree(tmp_path, {**DOWNWARD, "cvat_lite/media/frames.py": text})
+    found = framework_imports(tmp_path, ("cvat_lite.media",))
+    assert found == ["cvat_lite.media.frames:2 rest_framework.fields"]
 
 
 def test_no_import_cycle(package_imports):

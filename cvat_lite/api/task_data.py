@@ -37,10 +37,10 @@ from cvat_lite.api.serializers.relink import (
     VerificationSerializer,
 )
 from cvat_lite.api.upload_handlers import task_data_upload_handlers
+from cvat_lite.engine import frames
 from cvat_lite.engine.models import Job, SortingMethod, Task
 from cvat_lite.engine.selectors import get_visible
 from cvat_lite.engine.services import data as data_services
-from cvat_lite.media import frames
 
 MSG_STORAGE_FIELD = "'storage' cannot be set: it follows from the files given."
 MSG_REMOTE_FILES = "remote_files are not supported."

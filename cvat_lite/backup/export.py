@@ -53,9 +53,10 @@ from cvat_lite.backup.format import (
 from cvat_lite.cloud.base import CloudProvider, Status
 from cvat_lite.cloud.evidence import CLOUD_OBJECTS, Evidence, write_records
 from cvat_lite.engine.cloud import provider_for
+from cvat_lite.engine.frames import source_for
 from cvat_lite.engine.models import Data, Project, StorageChoice, Task
-from cvat_lite.media.frames import CloudSource, MediaSource, source_for
 from cvat_lite.media.manifest import write_manifest
+from cvat_lite.media.sources import CloudSource, MediaSource
 
 Progress = Callable[..., None]
 

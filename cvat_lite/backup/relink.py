@@ -44,10 +44,10 @@ from cvat_lite.backup.format import OriginSpec
 from cvat_lite.cloud.base import STATUS_TIMEOUTS, CloudProvider, Status
 from cvat_lite.cloud.evidence import Evidence, Verdict, compare
 from cvat_lite.engine.cloud import provider_for, storage_prefix
+from cvat_lite.engine.media_cache import media_cache_drop
 from cvat_lite.engine.models import CloudStorage, Data, Image, Project, StorageChoice, Task
 from cvat_lite.engine.selectors import MSG_CLOUD_STORAGE_NOT_FOUND, cloud_storage_for
 from cvat_lite.engine.services.cloud_storages import CODE_NOT_AVAILABLE
-from cvat_lite.media.cache import media_cache_drop
 from cvat_lite.media.images import pixel_md5
 from cvat_lite.media.paths import shown, validate_relative_path
 

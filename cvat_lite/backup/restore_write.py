@@ -25,6 +25,7 @@ from cvat_lite.backup.archive import ArchiveReader
 from cvat_lite.backup.format import ANNOTATIONS_JSON, LabelSpec
 from cvat_lite.backup.restore_plan import TaskPlan
 from cvat_lite.cloud.evidence import CLOUD_OBJECTS, Evidence, read_records
+from cvat_lite.engine.frames import local_media_root
 from cvat_lite.engine.models import (
     Data,
     Job,
@@ -40,7 +41,6 @@ from cvat_lite.engine.services.images import images_create
 from cvat_lite.engine.services.jobs import jobs_create_from_layout
 from cvat_lite.engine.services.labels import labels_of
 from cvat_lite.engine.services.tasks import task_create, task_files_dir
-from cvat_lite.media.frames import local_media_root
 from cvat_lite.media.manifest import read_manifest
 from cvat_lite.media.paths import safe_join
 from cvat_lite.requests.scratch import current_scratch_dir

@@ -35,18 +35,13 @@ from cvat_lite import errors
 from cvat_lite.backup.relink import RelinkOptions, RelinkPlan, relink_save, relink_target
 from cvat_lite.cloud.evidence import Evidence
 from cvat_lite.engine.cloud import provider_for
+from cvat_lite.engine.frames import local_media_root
 from cvat_lite.engine.models import CloudStorage, Data, StorageChoice, Task
 from cvat_lite.engine.selectors import cloud_storage_for
 from cvat_lite.engine.services.images import images_create
 from cvat_lite.engine.services.jobs import segments_create
 from cvat_lite.media import images
 from cvat_lite.media.formats import IMAGE_EXTENSIONS, is_image_key
-from cvat_lite.media.frames import (
-    CloudSource,
-    DirectorySource,
-    MediaSource,
-    local_media_root,
-)
 from cvat_lite.media.manifest import manifest_dir, manifest_key_prefix, read_manifest
 from cvat_lite.media.paths import safe_join, shown, validate_relative_path
 from cvat_lite.media.selection import (
@@ -56,6 +51,7 @@ from cvat_lite.media.selection import (
     parse_frame_filter,
     sort_keys,
 )
+from cvat_lite.media.sources import CloudSource, DirectorySource, MediaSource
 from cvat_lite.requests.models import Request, RequestAction
 from cvat_lite.requests.services import ACTIVE_STATUSES, RequestSpec, reconcile, request_submit
 
