@@ -19,12 +19,12 @@ from cvat_lite import errors
 from cvat_lite.engine.models import Label, Project, Segment, StatusChoice, Task
 from cvat_lite.engine.selectors import visible
 from cvat_lite.engine.services.annotations import annotations_remap
-from cvat_lite.engine.services.labels import labels_create, labels_of, labels_patch
-from cvat_lite.engine.services.projects import (
+from cvat_lite.engine.services.fields import (
     NAME_INVALID,
     STATUS_INVALID,
     storage_location_clean,
 )
+from cvat_lite.engine.services.labels import labels_create, labels_of, labels_patch
 
 PROJECT_NOT_FOUND = "Project {id} does not exist."
 TASK_LABELS_IN_PROJECT = "A task in a project uses the project's labels and cannot have its own."
