@@ -31,7 +31,6 @@ RQ_HEARTBEAT_GRACE = 60  # what rq adds to the monitoring interval
 # spend seconds importing the cloud SDKs and the backup code first.
 PRELOAD = (
     "cvat_lite.requests.jobs",
-    "cvat_lite.backup.jobs",
     "cvat_lite.backup.restore",
     "cvat_lite.backup.restore_requests",
     "cvat_lite.engine.services.data",

@@ -18,18 +18,21 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from cvat_lite import errors
 from cvat_lite.backup.archive.reader import NOT_A_ZIP
+from cvat_lite.backup.export import Progress
+from cvat_lite.backup.restore import backup_restore_project, backup_restore_task
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.selectors import cloud_storage_for
+from cvat_lite.requests.jobs import RequestResult
 from cvat_lite.requests.models import Request, RequestAction
 from cvat_lite.requests.scratch import current_scratch_dir, scratch_dir, scratch_remove
 from cvat_lite.requests.services import RequestSpec, new_request_id, request_submit
 from cvat_lite.uploads.services import IMPORTS_DIRNAME, upload_size_check
 from cvat_lite.uploads.sources import CloudFile, LocalFile, UploadSource
 
-JOB_FUNC = "cvat_lite.backup.jobs.import_backup"
 TARGETS = ("task", "project")
 ZIP_MAGIC = b"PK"
 ARCHIVE_NAME = "archive.zip"
@@ -63,7 +66,7 @@ def backup_import_submit(*, owner, target: str, source: UploadSource) -> Request
                 action=RequestAction.IMPORT,
                 target=target,
                 subresource="backup",
-                func=JOB_FUNC,
+                func=import_backup,
                 kwargs={"target": target, "user_id": owner.id, "source": where},
             ),
         )
@@ -132,3 +135,17 @@ def _download(user, source: CloudFile, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "xb") as out:
         provider.download_to(source.key, _Limited(out))  # type: ignore[arg-type]
+
+
+# --- the request's job (run by ``cvat_lite.requests.jobs.run_request``) ------------------------
+
+
+def import_backup(*, progress: Progress, target: str, user_id: int, source: dict) -> RequestResult:
+    """The ``import:backup`` request: restore a task or project backup from an uploaded file
+    (``{"path", "name"}``) or a cloud storage object (``{"cloud_storage_id", "key"}``); the
+    archive file is deleted when the import ends, successfully or not."""
+    restore = backup_restore_task if target == "task" else backup_restore_project
+    user = get_user_model().objects.filter(pk=user_id).first()
+    with import_archive(user=user, source=source) as path:
+        outcome = restore(owner=user, archive_path=path, progress=progress)
+    return RequestResult(result_id=outcome.id, message=outcome.message)

@@ -35,13 +35,19 @@ from cvat_lite.policies.models import (
     Trigger,
 )
 from cvat_lite.policies.retention import Retention, Snapshot, retention_apply
-from cvat_lite.requests.jobs import RequestResult
+from cvat_lite.requests.jobs import RequestResult, run_request
 from cvat_lite.requests.models import Request, RequestAction
-from cvat_lite.requests.services import ACTIVE_STATUSES, RequestSpec, reconcile, request_submit
+from cvat_lite.requests.services import (
+    ACTIVE_STATUSES,
+    RequestSpec,
+    job_path,
+    new_request_id,
+    reconcile,
+    request_submit,
+)
 
 logger = logging.getLogger("cvat_lite.policies")
 
-RUN_FUNC = "cvat_lite.policies.jobs.policy_run_job"
 
 MSG_ALREADY_RUNNING = "A run of this policy is already queued or running."
 MSG_PREVIOUS_RUNNING = "Skipped: the previous run of this policy was still queued or running."
@@ -122,7 +128,7 @@ def policy_run_submit(*, policy: BackupPolicy, trigger: str) -> PolicyRun:
                 target="policy",
                 subresource="backup",
                 target_id=policy.id,
-                func=RUN_FUNC,
+                func=policy_run,
                 kwargs={"run_id": run.id},
                 params={"policy_id": policy.id, "run_id": run.id, "trigger": trigger},
             ),
@@ -474,9 +480,6 @@ def policy_build(
 def policy_run_here(*, policy: BackupPolicy) -> PolicyRun:
     """Run ``policy`` now in this process (``cvat-lite backup policies run``): the same run and
     request as a queued one, without a worker. Returns the finished run."""
-    from cvat_lite.requests.jobs import run_request
-    from cvat_lite.requests.services import new_request_id
-
     active = _active_run(policy)
     if active is not None:
         raise errors.Conflict(
@@ -495,6 +498,6 @@ def policy_run_here(*, policy: BackupPolicy) -> PolicyRun:
         )
         run.request_id = request.id
         run.save(update_fields=["request_id"])
-    run_request(request.id, RUN_FUNC, {"run_id": run.id})
+    run_request(request.id, job_path(policy_run), {"run_id": run.id})
     run.refresh_from_db()
     return run

@@ -144,3 +144,12 @@ def test_a_fire_while_the_previous_run_is_queued_is_recorded_as_skipped(admin_ap
     # A skipped run is not an outcome: the policy's last status is the manual run's.
     body = admin_api.get(f"/api/backup/policies/{created['id']}").json()
     assert body["last_status"] == "succeeded"
+
+
+def test_the_scheduled_fire_names_the_job_function():
+    """The path RQ keeps with every scheduled fire (in Redis, across deployments) resolves."""
+    from django.utils.module_loading import import_string
+
+    from cvat_lite.policies import jobs
+
+    assert import_string(schedule.FIRE_FUNC) is jobs.policy_fire

@@ -55,7 +55,6 @@ from cvat_lite.media.sources import CloudSource, DirectorySource, MediaSource
 from cvat_lite.requests.models import Request, RequestAction
 from cvat_lite.requests.services import ACTIVE_STATUSES, RequestSpec, reconcile, request_submit
 
-JOB_FUNC = "cvat_lite.engine.services.data.task_data_create_job"
 DEFAULT_CHUNK_SIZE = 36
 MAX_CHUNK_SIZE = 1000
 HEADER_READS = (64 * 1024, 1024 * 1024)  # then the whole file
@@ -274,7 +273,7 @@ def task_data_submit(
                 target_id=task.id,
                 task_id=task.id,
                 project_id=task.project_id,
-                func=JOB_FUNC,
+                func=task_data_create_job,
                 kwargs={
                     "task_id": task.id,
                     "storage": str(storage),
