@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from cvat_lite.cloud.endpoints import parse_allowlist
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -59,9 +62,15 @@ BACKUP_READBACK_DOWNLOAD_MAX = _env_int("BACKUP_READBACK_DOWNLOAD_MAX", 64 * 102
 # contract 4.4: comma-separated host:port patterns for user-supplied cloud endpoints. The embedded
 # development default allows loopback only; a production deployment allows nothing unless
 # configured.
-CLOUD_ENDPOINT_ALLOWLIST = _env_list(
-    "CLOUD_ENDPOINT_ALLOWLIST", "127.0.0.1:*,localhost:*,[::1]:*" if EMBEDDED else ""
-)
+# A malformed pattern stops every process at startup (rather than never matching).
+try:
+    CLOUD_ENDPOINT_ALLOWLIST = list(
+        parse_allowlist(
+            _env("CLOUD_ENDPOINT_ALLOWLIST", "127.0.0.1:*,localhost:*,[::1]:*" if EMBEDDED else "")
+        )
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CVAT_LITE_CLOUD_ENDPOINT_ALLOWLIST: {exc}") from None
 REGISTRATION_ENABLED = _env_bool("REGISTRATION_ENABLED", True)
 # Failed logins (API and admin) allowed per account and per client address within
 # LOGIN_FAILURE_WINDOW seconds of the first; then 429 with Retry-After (docs/security.md).
