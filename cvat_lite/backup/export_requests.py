@@ -14,6 +14,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -44,6 +45,9 @@ from cvat_lite.media.paths import validate_relative_path
 from cvat_lite.requests.jobs import RequestResult
 from cvat_lite.requests.models import Request, RequestAction
 from cvat_lite.requests.services import RequestSpec, request_submit
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 LOCATION_LOCAL = "local"
 LOCATIONS = (LOCATION_LOCAL, LOCATION_CLOUD)
@@ -104,13 +108,13 @@ def export_request_id(
 # --- before queueing ---------------------------------------------------------------------------
 
 
-def _storage(user, storage_id: int) -> CloudStorage:
+def _storage(user: User, storage_id: int) -> CloudStorage:
     return cloud_storage_for(user, storage_id)
 
 
 def export_destination(
     *,
-    user,
+    user: User,
     obj: Task | Project,
     location: str | None,
     cloud_storage_id: int | None,
@@ -142,7 +146,7 @@ def export_destination(
 
 def backup_export_submit(
     *,
-    user,
+    user: User,
     obj: Task | Project,
     lightweight: bool,
     destination: ExportDestination,

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote
 
 from django.conf import settings
@@ -28,6 +28,9 @@ from cvat_lite.requests.models import Request, RequestAction, RequestStatus
 from cvat_lite.requests.scratch import current_scratch_dir
 from cvat_lite.requests.selectors import requests_visible
 from cvat_lite.requests.services import ACTIVE_STATUSES, reconcile
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 EXPORTS_DIR = "exports"
 PARTIAL_PREFIX = ".partial-"
@@ -113,7 +116,7 @@ def exports_cleanup(*, now: datetime | None = None) -> int:
     return removed
 
 
-def export_result_get(*, user, target: str, target_id: int, rq_id: str) -> tuple[Path, str]:
+def export_result_get(*, user: User, target: str, target_id: int, rq_id: str) -> tuple[Path, str]:
     """The file and download name of a finished backup export of ``target`` ``target_id``
     that ``user`` may see (NotFound otherwise; Conflict while it is not finished)."""
     rq_id = unquote(rq_id)

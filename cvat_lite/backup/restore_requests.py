@@ -15,7 +15,7 @@ import os
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,6 +33,9 @@ from cvat_lite.requests.services import RequestSpec, new_request_id, request_sub
 from cvat_lite.uploads.services import IMPORTS_DIRNAME, upload_size_check
 from cvat_lite.uploads.sources import CloudFile, LocalFile, UploadSource
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 TARGETS = ("task", "project")
 ZIP_MAGIC = b"PK"
 ARCHIVE_NAME = "archive.zip"
@@ -41,7 +44,7 @@ MSG_NOT_AN_UPLOAD = "The archive to import is not a file received by this server
 MSG_USER_GONE = "The user who asked for this import no longer exists."
 
 
-def backup_import_submit(*, owner, target: str, source: UploadSource) -> Request:
+def backup_import_submit(*, owner: User, target: str, source: UploadSource) -> Request:
     """Queue the import of a ``target`` ("task" | "project") backup from ``source``. A local
     file that does not start like a ZIP is refused now (the caller deletes it); an accepted
     one moves into the request's scratch folder (removed with it, even if a worker dies)."""
@@ -83,7 +86,7 @@ def _imports_dir() -> Path:
 
 
 @contextlib.contextmanager
-def import_archive(*, user, source: Mapping[str, Any]) -> Iterator[Path]:
+def import_archive(*, user: User | None, source: Mapping[str, Any]) -> Iterator[Path]:
     """The archive of an import request as a local file, deleted on exit. ``user`` is None
     when the requesting user was deleted meanwhile."""
     scratch = current_scratch_dir()
@@ -128,7 +131,7 @@ class _Limited:
         return False
 
 
-def _download(user, source: CloudFile, path: Path) -> None:
+def _download(user: User, source: CloudFile, path: Path) -> None:
     storage = cloud_storage_for(user, source.cloud_storage_id)
     provider = provider_for(storage)
     upload_size_check(size=provider.head(source.key).size)
@@ -146,6 +149,6 @@ def import_backup(*, progress: Progress, target: str, user_id: int, source: dict
     archive file is deleted when the import ends, successfully or not."""
     restore = backup_restore_task if target == "task" else backup_restore_project
     user = get_user_model().objects.filter(pk=user_id).first()
-    with import_archive(user=user, source=source) as path:
-        outcome = restore(owner=user, archive_path=path, progress=progress)
+    with import_archive(user=user, source=source) as path:  # refuses a user that is gone
+        outcome = restore(owner=cast("User", user), archive_path=path, progress=progress)
     return RequestResult(result_id=outcome.id, message=outcome.message)

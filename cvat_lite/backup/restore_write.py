@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -44,6 +44,9 @@ from cvat_lite.engine.services.tasks import task_create, task_files_dir
 from cvat_lite.media.manifest import read_manifest
 from cvat_lite.media.paths import safe_join
 from cvat_lite.requests.scratch import current_scratch_dir
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 STAGING_DIRNAME = "restore"
 COPY_CHUNK = 1024 * 1024
@@ -144,7 +147,7 @@ def write_task(
     reader: ArchiveReader,
     plan: TaskPlan,
     *,
-    owner,
+    owner: User,
     project: Project | None,
     staged: Path | None,
     workspace: Workspace,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -45,6 +45,9 @@ from cvat_lite.requests.services import (
     reconcile,
     request_submit,
 )
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger("cvat_lite.policies")
 
@@ -425,7 +428,7 @@ POLICY_FIELDS = (
 
 
 def policy_build(
-    *, user, values: dict[str, Any], policy: BackupPolicy | None = None
+    *, user: User, values: dict[str, Any], policy: BackupPolicy | None = None
 ) -> BackupPolicy:
     """A new or changed (unsaved) policy from ``values`` (only the keys given change), checked
     against what ``user`` may see; BadRequest/NotFound otherwise. No network."""

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django_rq
 from django.conf import settings
@@ -26,6 +26,9 @@ from cvat_lite.requests.models import Request, RequestAction, RequestStatus
 from cvat_lite.requests.scratch import scratch_remove
 from cvat_lite.requests.transitions import MSG_INTERNAL as MSG_INTERNAL
 from cvat_lite.requests.transitions import request_mark_failed
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger("cvat_lite.requests")
 
@@ -81,7 +84,7 @@ def new_request_id(action: str, target: str, target_id: int | None, subresource:
     return f"{action}-{obj}-{subresource or 'data'}-{uuid.uuid4().hex}"
 
 
-def request_submit(*, owner, spec: RequestSpec, rq_id: str | None = None) -> Request:
+def request_submit(*, owner: User, spec: RequestSpec, rq_id: str | None = None) -> Request:
     """Create the request row and enqueue its job after commit.
 
     With a deterministic ``rq_id`` (exports), a request with that id that is still queued or

@@ -6,11 +6,14 @@ tasks)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cvat_lite import errors
 from cvat_lite.engine.models import CloudStorage
 from cvat_lite.engine.selectors import visible
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 STORAGE_INVALID = (
     '\'{field}\' must be null or {{"location": "local" | "cloud_storage", "cloud_storage_id": N}}.'
@@ -21,7 +24,7 @@ STATUS_INVALID = "'status' must be one of: annotation, validation, completed."
 NAME_INVALID = "The name must be 1 to 256 characters long."
 
 
-def storage_location_clean(*, field: str, value: Any, user) -> dict[str, Any] | None:
+def storage_location_clean(*, field: str, value: Any, user: User) -> dict[str, Any] | None:
     """Validate a ``{location, cloud_storage_id}`` pair; the storage must be visible to
     ``user``. ``local`` drops the storage id."""
     if value is None:

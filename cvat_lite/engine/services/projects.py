@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -26,13 +26,16 @@ from cvat_lite.engine.services.fields import (
 from cvat_lite.engine.services.labels import labels_create, labels_patch
 from cvat_lite.engine.services.tasks import task_delete
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 PROJECT_FIELDS = ("name", "bug_tracker", "status", "source_storage", "target_storage")
 
 
 @transaction.atomic
 def project_create(
     *,
-    owner,
+    owner: User,
     name: str,
     labels: Sequence[Mapping[str, Any]] = (),
     bug_tracker: str = "",
@@ -60,7 +63,7 @@ def project_create(
 
 
 @transaction.atomic
-def project_update(*, project: Project, user, changes: Mapping[str, Any]) -> Project:
+def project_update(*, project: Project, user: User, changes: Mapping[str, Any]) -> Project:
     """Apply a PATCH: ``name``, ``bug_tracker``, ``status``, storages, nested ``labels``."""
     for field in PROJECT_FIELDS:
         if field not in changes:
