@@ -161,6 +161,8 @@ class _DownloadView(_BackupView):
     content_negotiation_class = _AnyAccept
 
     def get(self, request, pk):
+        # Results past CVAT_LITE_EXPORT_TTL are removed by later exports and downloads
+        # (contract 7.1): the service runs here, the selector below only reads.
         exports_cleanup()
         rq_id = request.query_params.get("rq_id")
         if not rq_id:

@@ -127,7 +127,9 @@ class RequestDetailView(APIView):
         responses={200: RequestSerializer, **error_responses(401, 404)},
     )
     def get(self, request, rq_id: str):
-        obj = selectors.request_get(user=request.user, rq_id=rq_id)
+        # Looking at a request is when the service learns that its worker died (contract 6):
+        # reconcile is the service that records it; the selector only reads.
+        obj = services.reconcile(selectors.request_get(user=request.user, rq_id=rq_id))
         return Response(RequestSerializer(obj, context={"request": request}).data)
 
 

@@ -149,7 +149,5 @@ def export_result_get(*, user: User, target: str, target_id: int, rq_id: str) ->
     path = Path(request.result_file) if request.result_file else None
     expired = request.expiry_date is not None and request.expiry_date <= timezone.now()
     if path is None or expired or not path.is_file():
-        if expired:
-            exports_cleanup()
         raise errors.NotFound(MSG_EXPIRED.format(rq_id=rq_id), code="export_expired")
     return path, request.result_filename

@@ -1,4 +1,5 @@
-"""Reads for background requests: the one place a request's state is read."""
+"""Reads for background requests: the one place a request's state is read. Only reads: a view
+that shows a request calls ``services.reconcile`` on it (a dead worker is learnt of there)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from django.db.models import QuerySet
 
 from cvat_lite import errors
 from cvat_lite.requests.models import Request
-from cvat_lite.requests.services import reconcile
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -24,4 +24,4 @@ def request_get(*, user: User, rq_id: str) -> Request:
     request = requests_visible(user).filter(pk=unquote(rq_id)).first()
     if request is None:
         raise errors.NotFound()
-    return reconcile(request)
+    return request
