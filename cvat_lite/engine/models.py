@@ -9,6 +9,7 @@ from django.db import models
 
 # Defined once, in the cloud package (a new provider is one enum member there).
 from cvat_lite.cloud.base import CredentialsType, ProviderType
+from cvat_lite.media.selection import parse_frame_filter
 
 
 def choices_of(values: type[enum.Enum]) -> list[tuple[str, str]]:
@@ -150,8 +151,6 @@ class Data(models.Model):
 
     @property
     def step(self) -> int:
-        from cvat_lite.media.selection import parse_frame_filter
-
         return parse_frame_filter(self.frame_filter)
 
     def save(self, *args, **kwargs):

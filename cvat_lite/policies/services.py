@@ -21,7 +21,9 @@ from django.utils import timezone
 from cvat_lite import errors
 from cvat_lite.backup.export import Progress, task_lightweight_in_project
 from cvat_lite.backup.naming import parse_archive_name
+from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.models import CloudStorage, Project, Task
+from cvat_lite.engine.selectors import cloud_storage_for, visible
 from cvat_lite.policies import schedule, store
 from cvat_lite.policies.fingerprint import project_fingerprint, task_fingerprint
 from cvat_lite.policies.models import (
@@ -35,6 +37,7 @@ from cvat_lite.policies.models import (
     Trigger,
 )
 from cvat_lite.policies.retention import Retention, Snapshot, retention_apply
+from cvat_lite.policies.verify import archive_verify
 from cvat_lite.requests.jobs import RequestResult, run_request
 from cvat_lite.requests.models import Request, RequestAction
 from cvat_lite.requests.services import (
@@ -216,8 +219,6 @@ def _unchanged(policy: BackupPolicy, item: _Item, fingerprint: str) -> PolicyArc
 
 def _verify(policy: BackupPolicy, archive: PolicyArchive) -> None:
     """The read-back check of "verify after writing" (see docs/backup-policies.md)."""
-    from cvat_lite.policies.verify import archive_verify
-
     problem = archive_verify(policy=policy, archive=archive)
     archive.verified = problem is None
     archive.save(update_fields=["verified"])
@@ -408,8 +409,6 @@ def policy_location_check(*, location: str, cloud_storage: CloudStorage | None, 
             code="cloud_storage_id_required",
         )
     if cloud_storage is not None:
-        from cvat_lite.engine.cloud import provider_for
-
         provider_for(cloud_storage)  # the endpoint is allowed; no connection
     return prefix
 
@@ -432,8 +431,6 @@ def policy_build(
 ) -> BackupPolicy:
     """A new or changed (unsaved) policy from ``values`` (only the keys given change), checked
     against what ``user`` may see; BadRequest/NotFound otherwise. No network."""
-    from cvat_lite.engine.selectors import cloud_storage_for, visible
-
     policy = policy or BackupPolicy(owner=user)
     for name, value in values.items():
         if name in POLICY_FIELDS:
