@@ -24,9 +24,14 @@ from cvat_lite.backup.export_requests import (
     backup_export_submit,
     export_destination,
 )
-from cvat_lite.backup.export_results import export_result_get, exports_cleanup
+from cvat_lite.backup.export_results import (
+    export_request_get,
+    export_result_file,
+    exports_cleanup,
+)
 from cvat_lite.engine.models import Project, Task
 from cvat_lite.engine.selectors import get_visible
+from cvat_lite.requests.services import reconcile
 
 MSG_LIGHTWEIGHT = (
     "The 'lightweight' query parameter must be true, false, 1 or 0 (case-insensitive)."
@@ -171,9 +176,10 @@ class _DownloadView(_BackupView):
             target_id = int(pk)
         except ValueError:
             raise errors.NotFound() from None
-        path, filename = export_result_get(
+        export = export_request_get(
             user=request.user, target=self.target, target_id=target_id, rq_id=rq_id
         )
+        path, filename = export_result_file(reconcile(export))
         response = _ArchiveResponse(
             path.open("rb"), as_attachment=True, filename=filename, content_type="application/zip"
         )

@@ -27,7 +27,7 @@ from cvat_lite.backup.destinations import local_place_exactly
 from cvat_lite.requests.models import Request, RequestAction, RequestStatus
 from cvat_lite.requests.scratch import current_scratch_dir
 from cvat_lite.requests.selectors import requests_visible
-from cvat_lite.requests.services import ACTIVE_STATUSES, reconcile
+from cvat_lite.requests.services import ACTIVE_STATUSES
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -116,9 +116,9 @@ def exports_cleanup(*, now: datetime | None = None) -> int:
     return removed
 
 
-def export_result_get(*, user: User, target: str, target_id: int, rq_id: str) -> tuple[Path, str]:
-    """The file and download name of a finished backup export of ``target`` ``target_id``
-    that ``user`` may see (NotFound otherwise; Conflict while it is not finished)."""
+def export_request_get(*, user: User, target: str, target_id: int, rq_id: str) -> Request:
+    """The backup export request ``rq_id`` of ``target`` ``target_id`` that ``user`` may see
+    (NotFound otherwise). Only reads: the caller reconciles it (``requests.services``)."""
     rq_id = unquote(rq_id)
     request = (
         requests_visible(user)
@@ -135,7 +135,13 @@ def export_result_get(*, user: User, target: str, target_id: int, rq_id: str) ->
         raise errors.NotFound(
             MSG_RESULT_NOT_FOUND.format(rq_id=rq_id, target=target), code="export_not_found"
         )
-    request = reconcile(request)
+    return request
+
+
+def export_result_file(request: Request) -> tuple[Path, str]:
+    """The file and download name of a backup export request (a reconciled one): Conflict
+    while it is not finished or when it failed, NotFound when its result is elsewhere or gone."""
+    rq_id = request.id
     if request.status in ACTIVE_STATUSES:
         raise errors.Conflict(
             MSG_NOT_FINISHED.format(rq_id=rq_id, status=request.status),
