@@ -41,6 +41,9 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"engine"}),
     # Pure media (manifests, paths, images, frame selection, sources) beside background requests.
     frozenset({"media", "requests"}),
+    # Where files shared between processes are kept (uploads, results, local media): a folder or
+    # a bucket (branch store adds it; placed here so that it lands in a layer).
+    frozenset({"store"}),
     # Providers, Django-free.
     frozenset({"cloud"}),
     # The error classes, and the embedded Redis binary's wrapper.
