@@ -240,7 +240,7 @@ def upload_finish(*, owner, endpoint: str, filename: str) -> ReceivedFile:
         if upload is None:
             raise unknown
         if not shared_store().is_local:
-            return _parts_finish(upload, unknown)
+            return _parts_finish(upload)
         source = upload_path(upload)
         with _locked(source, missing=unknown) as file:
             offset = os.fstat(file.fileno()).st_size
@@ -256,8 +256,9 @@ def upload_finish(*, owner, endpoint: str, filename: str) -> ReceivedFile:
     return LocalFile(path=destination, original_name=upload.original_name)
 
 
-def _parts_finish(upload: Upload, unknown: Exception) -> StoredParts:
-    with parts.parts_locked(str(upload.pk), busy=lambda: _parts_busy(upload)) as offset:
+def _parts_finish(upload: Upload) -> StoredParts:
+    upload_id = str(upload.pk)
+    with parts.parts_locked(upload_id, busy=lambda: _parts_busy(upload)) as offset:
         if offset != upload.length:
             raise errors.BadRequest(
                 MSG_INCOMPLETE.format(offset=offset, length=upload.length),
@@ -265,9 +266,7 @@ def _parts_finish(upload: Upload, unknown: Exception) -> StoredParts:
                 extra={"offset": offset, "length": upload.length},
             )
         upload.delete()
-    return StoredParts(
-        prefix=parts.parts_prefix(str(upload.pk)), original_name=upload.original_name
-    )
+    return StoredParts(prefix=parts.parts_prefix(upload_id), original_name=upload.original_name)
 
 
 # --- bounds ------------------------------------------------------------------------------------
