@@ -1,4 +1,4 @@
-"""The shared store: where a request leaves files for another process (contract 11).
+"""The shared store: where a request leaves files for another process (contract 1).
 
 One interface, two backends: ``LocalStore`` (a folder, the data directory: a key is a path
 under it, so a single node keeps its files where they always were and nothing is copied) and

@@ -1,4 +1,4 @@
-"""Share-nothing nodes (contract 11): the web and two workers as separate processes whose data
+"""Share-nothing nodes (contract 1): the web and two workers as separate processes whose data
 directories share no file, each a tmpfs of its own over the same path in its own mount
 namespace (``unshare -m``: another machine, as far as files go). They share PostgreSQL, Redis
 and the bucket named by ``CVAT_LITE_SHARED_STORE`` (the moto server). Every flow that hands a
