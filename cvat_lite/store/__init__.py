@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from cvat_lite.cloud.registry import get_provider
+from cvat_lite.cloud.registry import custom_endpoint, get_provider
 from cvat_lite.store.base import SharedStore
 from cvat_lite.store.config import parse_store_url
 from cvat_lite.store.local import LocalStore
@@ -36,7 +36,8 @@ def shared_store() -> SharedStore:
             store = LocalStore(Path(root))
         else:
             location = parse_store_url(url, settings.SHARED_STORE_CREDENTIALS)
-            endpoint = location.config.attributes.get("endpoint_url")
+            # what the SDK will connect to (an Azure connection string names its own endpoint)
+            endpoint = custom_endpoint(location.config)
             provider = get_provider(location.config, allowlist=_allowlist(endpoint))
             store = ObjectStore(provider, location.prefix)
         _stores[(url, root)] = store

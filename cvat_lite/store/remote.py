@@ -34,6 +34,9 @@ class ObjectStore(SharedStore):
             raise FileNotFoundError(key) from None
 
     def put_file(self, key: str, path: Path, *, replace: bool = True) -> None:
+        # the conditional write is the guarantee; the check first covers stores that ignore it
+        if not replace and self.size(key) is not None:
+            raise FileExistsError(key)
         with open(path, "rb") as stream:
             try:
                 self.provider.upload(
