@@ -1,7 +1,8 @@
 """A download of a file in the shared store: the file itself on the default store (Django's
 ``FileResponse``, as before), streamed from the bucket otherwise (a worker wrote it; this web
-node never had it). Bytes are proxied, not redirected: ``cvat-sdk`` 2.80 downloads with its
-API client, which sends the token to whatever URL it is given (docs/sdk-notes.md)."""
+node never had it). Bytes are proxied, not redirected to a presigned URL: ``cvat-sdk`` 2.80
+would follow one (urllib3 drops ``Authorization`` on a redirect to another host), but the bucket
+may be reachable from the nodes only (contract 1)."""
 
 from __future__ import annotations
 
