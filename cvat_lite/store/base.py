@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -39,6 +39,11 @@ class SharedStore(abc.ABC):
     @abc.abstractmethod
     def put_stream(self, key: str, stream: IO[bytes], size: int | None = None) -> None:
         """Write ``stream`` (to its end) to ``key``, replacing it."""
+
+    @abc.abstractmethod
+    def put_chunks(self, key: str, chunks: Iterable[bytes], size: int | None = None) -> None:
+        """Write the concatenated ``chunks`` (``size`` bytes, when known) to ``key``,
+        replacing it."""
 
     @abc.abstractmethod
     def put_tree(self, prefix: str, folder: Path) -> None:

@@ -9,13 +9,21 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 from django.core.files.move import file_move_safe
 
 from cvat_lite.store.base import READ_CHUNK, SharedStore, check_key
+
+
+def _sync_directory(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class LocalStore(SharedStore):
@@ -42,12 +50,20 @@ class LocalStore(SharedStore):
             with open(path, "rb") as source, open(target, "xb") as out:
                 shutil.copyfileobj(source, out, READ_CHUNK)
         path.unlink()
+        _sync_directory(target.parent)  # the new name survives a crash
 
     def put_stream(self, key: str, stream: IO[bytes], size: int | None = None) -> None:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "wb") as out:
             shutil.copyfileobj(stream, out, READ_CHUNK)
+
+    def put_chunks(self, key: str, chunks: Iterable[bytes], size: int | None = None) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
 
     def put_tree(self, prefix: str, folder: Path) -> None:
         target = self.path(prefix)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -48,6 +49,15 @@ class ObjectStore(SharedStore):
 
     def put_stream(self, key: str, stream: IO[bytes], size: int | None = None) -> None:
         self.provider.upload(self.object_key(key), stream, size)
+
+    def put_chunks(self, key: str, chunks: Iterable[bytes], size: int | None = None) -> None:
+        # spooled first: the SDKs want a seekable stream (Azure signs its length, GCS rewinds)
+        with tempfile.SpooledTemporaryFile(max_size=READ_CHUNK) as spool:
+            for chunk in chunks:
+                spool.write(chunk)
+            written = spool.tell()
+            spool.seek(0)
+            self.provider.upload(self.object_key(key), spool, written)  # type: ignore[arg-type]
 
     def put_tree(self, prefix: str, folder: Path) -> None:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):

@@ -50,6 +50,10 @@ def test_files_in_and_out(any_store: SharedStore, tmp_path: Path):
         assert path.read_bytes() == DATA
     assert any_store.size("scratch/r1/archive.zip") == len(DATA)  # staging keeps the key
 
+    any_store.put_chunks("tasks/8/raw/3.jpg", iter([b"th", b"", b"ree"]), 5)
+    assert any_store.read_head("tasks/8/raw/3.jpg", 100) == b"three"
+    any_store.delete_prefix("tasks/8/")
+
     folder = tmp_path / "staged"
     (folder / "a").mkdir(parents=True)
     (folder / "a" / "1.jpg").write_bytes(b"one")

@@ -161,8 +161,7 @@ def _save_uploads(prefix: str, files: Sequence[UploadedFile]) -> list[str]:
     for name, upload in zip(names, files, strict=True):
         if name in existing:
             raise errors.BadRequest(MSG_DUPLICATE_UPLOAD.format(name=shown(name)))
-        upload.seek(0)
-        store.put_stream(prefix + name, upload, upload.size)  # type: ignore[arg-type]
+        store.put_chunks(prefix + name, upload.chunks(), upload.size)
     return names
 
 
