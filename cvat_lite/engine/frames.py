@@ -7,10 +7,12 @@ frames). The task's Image rows are its whole media manifest, one row per sorted 
 ``frame == start_frame + n * step`` (as in CVAT).
 
 Media are read from a ``MediaSource`` (``cvat_lite.media.sources``): the task's cloud storage
-(``Image.path`` is the full object key), the task's upload folder ``DATA_DIR/tasks/<id>/raw``
-(``local``) or the share root (``share``: files are read in place, never copied). A cloud task
-whose storage link is gone answers every media read with ``CloudStorageUnlinked`` (409);
-provider errors pass through (409 ``cloud_storage_unavailable``, 404 ``cloud_object_not_found``).
+(``Image.path`` is the full object key), the task's media in the shared store, ``tasks/<id>/raw/``
+(``local``: the folder ``DATA_DIR/tasks/<id>/raw`` on the default store, a key prefix in the
+bucket of an object store) or the share root (``share``: files are read in place, never copied).
+A cloud task whose storage link is gone answers every media read with ``CloudStorageUnlinked``
+(409); provider errors pass through (409 ``cloud_storage_unavailable``, 404
+``cloud_object_not_found``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from cvat_lite.engine.models import Data, Image, Job, StorageChoice, Task
 from cvat_lite.media import images
 from cvat_lite.media.formats import mime_type_for
 from cvat_lite.media.selection import parse_frame_filter
-from cvat_lite.media.sources import CloudSource, DirectorySource, MediaSource
+from cvat_lite.media.sources import CloudSource, DirectorySource, MediaSource, StoredSource
+from cvat_lite.store import ObjectStore, shared_store
 
 READ_WORKERS = 8
 JPEG = "image/jpeg"
@@ -52,9 +55,22 @@ MSG_NO_CONTEXT_IMAGE = "Frame {number} has no context images."
 # --- sources -----------------------------------------------------------------------------------
 
 
+def local_media_prefix(task_id: int) -> str:
+    """The shared store's prefix of the uploaded media of a ``local`` task."""
+    return f"tasks/{task_id}/raw/"
+
+
 def local_media_root(task_id: int) -> Path:
-    """Where the uploaded media of a ``local`` task live."""
+    """Where the uploaded media of a ``local`` task live on the default store."""
     return Path(settings.DATA_DIR) / "tasks" / str(task_id) / "raw"
+
+
+def local_media_source(task_id: int) -> MediaSource:
+    """The media of the ``local`` task ``task_id``, wherever the shared store keeps them."""
+    store = shared_store()
+    if isinstance(store, ObjectStore):
+        return StoredSource(store.provider, store.object_key(local_media_prefix(task_id)))
+    return DirectorySource(local_media_root(task_id))
 
 
 def source_for(task: Task, data: Data) -> MediaSource:
@@ -68,7 +84,7 @@ def source_for(task: Task, data: Data) -> MediaSource:
             raise errors.CloudStorageError() from None
     if data.storage == StorageChoice.SHARE:
         return DirectorySource(Path(settings.SHARE_ROOT))
-    return DirectorySource(local_media_root(task.id))
+    return local_media_source(task.id)
 
 
 # --- frame numbers -----------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 ``MediaSource`` is the interface: ``CloudSource`` reads a bucket through a cloud provider (an
 ``Image.path`` is the full object key), ``DirectorySource`` the files under a folder (a task's
-upload folder or the share root; paths never escape it). No model and no Django: which source a
-task has is decided in ``cvat_lite.engine.frames``. A missing file is ``MediaNotFound`` (404);
-provider errors pass through (409 ``cloud_storage_unavailable``, 404 ``cloud_object_not_found``).
+upload folder or the share root; paths never escape it), ``StoredSource`` keys under a prefix of
+the shared store's bucket (a ``local`` task's media on an object store). No model and no
+Django: which source a task has is decided in ``cvat_lite.engine.frames``. A missing file is
+``MediaNotFound`` (404); provider errors pass through (409 ``cloud_storage_unavailable``, 404
+``cloud_object_not_found``).
 """
 
 from __future__ import annotations
@@ -126,3 +128,35 @@ class DirectorySource(MediaSource):
                 full = Path(folder, name)
                 if is_image_key(name) and full.resolve().is_relative_to(root):
                     yield full.relative_to(root).as_posix(), None
+
+
+class StoredSource(CloudSource):
+    """The media of a ``local`` task in an object store (``cvat_lite.store``): keys under
+    ``prefix``; a missing one is the same 404 as a missing file on the default store."""
+
+    def __init__(self, provider: CloudProvider, prefix: str):
+        super().__init__(provider)
+        self.prefix = prefix
+
+    @contextmanager
+    def _object_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except errors.CloudObjectNotFound as exc:
+            key = exc.key.removeprefix(self.prefix)
+            raise MediaNotFound(MSG_MEDIA_NOT_FOUND.format(path=shown(key))) from None
+
+    def read(self, path: str) -> bytes:
+        return super().read(self.prefix + path)
+
+    def read_head(self, path: str, length: int) -> bytes:
+        return super().read_head(self.prefix + path, length)
+
+    def iter_images(self, prefix: str) -> Iterator[tuple[str, Evidence | None]]:
+        for key, evidence in super().iter_images(self.prefix + prefix):
+            yield key.removeprefix(self.prefix), evidence
+
+    @contextmanager
+    def open(self, path: str) -> Iterator[IO[bytes]]:
+        with super().open(self.prefix + path) as stream:
+            yield stream
