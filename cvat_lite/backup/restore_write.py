@@ -296,7 +296,7 @@ def _write_annotations(reader: ArchiveReader, task: Task, jobs: list[Job], plan:
     ids = schema.Ids(1)
     rows = dict(JobAnnotations.objects.filter(job__segment__task=task).values_list("job_id", "id"))
     what = plan.prefix + ANNOTATIONS_JSON
-    stream = stream_annotations(reader, plan.prefix, spec=plan.spec)
+    stream = stream_annotations(reader, plan.prefix, spec=plan.spec, checked=True)
     last = max(index for index, job in enumerate(plan.annotations) if job.objects or job.version)
     written = []
     for index, (job, summary, read) in enumerate(zip(jobs, plan.annotations, stream, strict=True)):

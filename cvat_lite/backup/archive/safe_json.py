@@ -59,13 +59,13 @@ def _digits(text: str) -> int:
 
 
 def _parse_int(text: str) -> int:
-    if _digits(text) > MAX_NUMBER_DIGITS:
+    if len(text) > MAX_NUMBER_DIGITS and _digits(text) > MAX_NUMBER_DIGITS:
         raise _JsonProblem(JSON_LONG_NUMBER, limit=MAX_NUMBER_DIGITS)
     return int(text)
 
 
 def _parse_float(text: str) -> float:
-    if _digits(text) > MAX_NUMBER_DIGITS:
+    if len(text) > MAX_NUMBER_DIGITS and _digits(text) > MAX_NUMBER_DIGITS:
         raise _JsonProblem(JSON_LONG_NUMBER, limit=MAX_NUMBER_DIGITS)
     value = float(text)
     if not math.isfinite(value):  # 1e999
@@ -191,11 +191,14 @@ class _LazyLoader:
     they are met; then depth; then surrogates), walking the root list and its objects
     itself and parsing every other value with the strict decoder."""
 
-    def __init__(self, text: str, on_item: Callable[[str, Any], None]):
+    def __init__(self, text: str, on_item: Callable[[str, Any], None], checked: bool):
         self.text = text
         self.on_item = on_item
-        self.scan: Callable[[str, int], tuple[Any, int]] = _strict_decoder().scan_once  # type: ignore[attr-defined]
-        self.check_strings = _SURROGATE_ESCAPE.search(text) is not None
+        self.checked = checked
+        self.scan: Callable[[str, int], tuple[Any, int]] = (
+            _PLAIN_SCAN if checked else _strict_decoder().scan_once  # type: ignore[attr-defined]
+        )
+        self.check_strings = not checked and _SURROGATE_ESCAPE.search(text) is not None
         self.too_deep = self.surrogate = False
 
     def load(self) -> Any:
@@ -223,7 +226,11 @@ class _LazyLoader:
             value, end = self.scan(self.text, pos)
         except StopIteration:
             raise _Invalid from None
-        if isinstance(value, dict | list) and not self.too_deep:
+        if self.checked:
+            return value, end
+        # A value nested n levels deeper takes at least 2n characters.
+        deep = end - pos > 2 * (MAX_JSON_DEPTH - depth)
+        if deep and isinstance(value, dict | list) and not self.too_deep:
             try:
                 _check_depth(value, depth)
             except _JsonProblem:
@@ -305,16 +312,17 @@ def _ignore(key: str, item: Any) -> None:
 
 
 def load_json_lazily(
-    data: bytes, *, what: str, on_item: Callable[[str, Any], None] = _ignore
+    data: bytes, *, what: str, on_item: Callable[[str, Any], None] = _ignore, checked: bool = False
 ) -> Any:
     """``load_json`` of a document whose root is a list of objects (annotations.json), with
     every list value of those objects a ``LazyItems`` over the document's text: the same value
     otherwise, or the same ``ArchiveError``. ``on_item(key, item)`` sees each item of those
     lists (under the object's ``key``) as it is checked; nothing keeps it afterwards. Any other
-    document loads as ``load_json`` would."""
+    document loads as ``load_json`` would. ``checked``: these bytes passed already (a restore
+    reads annotations.json again to write it), so the checks are left out."""
     text = _decode(data, what)
     try:
-        return _LazyLoader(text, on_item).load()
+        return _LazyLoader(text, on_item, checked).load()
     except _JsonProblem as problem:
         raise ArchiveError(problem.message.format(what=what, **problem.values)) from None
     except RecursionError:

@@ -212,6 +212,8 @@ def _count_objects(jobs: list[Any], limit: int) -> int:
 
 def _count_item(item: Any) -> int:
     """One object of a job's list, counted as ``_count_objects`` counts it."""
+    if not isinstance(item, dict) or ("elements" not in item and "shapes" not in item):
+        return 1
     count = 0
     stack = [item]
     while stack:

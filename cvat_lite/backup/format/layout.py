@@ -100,11 +100,17 @@ def read_annotations_json(
 
 
 def stream_annotations(
-    reader: ArchiveReader, prefix: str = "", *, spec: TaskSpec, objects_before: int = 0
+    reader: ArchiveReader,
+    prefix: str = "",
+    *,
+    spec: TaskSpec,
+    objects_before: int = 0,
+    checked: bool = False,
 ) -> Generator[JobStream]:
     """The task's annotations one job, and in each job one object, at a time
     (``stream_annotations_json``), with the errors of ``read_annotations_json``: the member's
-    JSON is checked here, its content as the jobs are read. The member's text stays in memory
+    JSON is checked here (unless ``checked``: read and checked before, as a restore writes
+    what its plan checked), its content as the jobs are read. The member's text stays in memory
     while the iterator lives; nothing else does."""
     name = prefix + ANNOTATIONS_JSON
     _require(reader, name)
@@ -113,6 +119,7 @@ def stream_annotations(
         reader.read_bytes(name, limit=reader.limits.max_annotations_size),
         what=name,
         on_item=counter,
+        checked=checked,
     )
     return stream_annotations_json(
         document,
