@@ -314,9 +314,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "LabelType": "cvat_lite.engine.models.LabelType",
-        "JobStatus": "cvat_lite.engine.models.StatusChoice",
-        "JobType": "cvat_lite.engine.models.JobType",
+        "LabelType": "cvat_lite.engine.models.LABEL_TYPE_CHOICES",
+        "JobStatus": "cvat_lite.engine.models.STATUS_CHOICES",
+        "JobType": "cvat_lite.engine.models.JOB_TYPE_CHOICES",
         # a backup policy's local | cloud_storage (the storage location field has its own)
         "PolicyLocationEnum": "cvat_lite.policies.models.Location",
         "LocationEnum": "cvat_lite.api.serializers.storage.LOCATIONS",

@@ -68,6 +68,8 @@ DJANGO_FREE = (
     "cvat_lite.media",
     "cvat_lite.backup.archive",
     "cvat_lite.backup.format",
+    # The value sets of the models' fields, which the backup format accepts (defined once).
+    "cvat_lite.engine.choices",
 )
 FRAMEWORKS = ("django", "rest_framework", "drf_spectacular", "django_rq", "rq")
 

@@ -19,6 +19,7 @@ from cvat_lite.api.serializers.fields import (
 from cvat_lite.api.serializers.listing import ListSpec, ResourceViewSet, read_schemas
 from cvat_lite.api.serializers.storage import StorageSerializer
 from cvat_lite.api.serializers.summaries import IssuesSummarySerializer, LabelsSummarySerializer
+from cvat_lite.engine.choices import choices_of
 from cvat_lite.engine.models import Job, StageChoice, StateChoice, StatusChoice
 from cvat_lite.engine.services.jobs import job_update
 
@@ -125,9 +126,9 @@ class JobReadSerializer(serializers.Serializer):
 
 
 class JobWriteSerializer(serializers.Serializer):
-    stage = serializers.ChoiceField(StageChoice.choices, required=False)
-    state = serializers.ChoiceField(StateChoice.choices, required=False)
-    status = serializers.ChoiceField(StatusChoice.choices, required=False)
+    stage = serializers.ChoiceField(choices_of(StageChoice), required=False)
+    state = serializers.ChoiceField(choices_of(StateChoice), required=False)
+    status = serializers.ChoiceField(choices_of(StatusChoice), required=False)
     assignee = serializers.IntegerField(required=False, allow_null=True)
 
     def validate_assignee(self, value: int | None) -> None:

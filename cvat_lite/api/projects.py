@@ -20,6 +20,7 @@ from cvat_lite.api.serializers.listing import ListSpec, ResourceViewSet, read_sc
 from cvat_lite.api.serializers.storage import StorageSerializer
 from cvat_lite.api.serializers.summaries import LabelsSummarySerializer, TasksSummarySerializer
 from cvat_lite.api.serializers.users import OwnerSerializer
+from cvat_lite.engine.choices import choices_of
 from cvat_lite.engine.models import Project, StatusChoice
 from cvat_lite.engine.services.projects import project_create, project_delete, project_update
 
@@ -76,7 +77,7 @@ class ProjectWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=256)
     labels = LabelSerializer(many=True, required=False)
     bug_tracker = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-    status = serializers.ChoiceField(StatusChoice.choices, required=False)
+    status = serializers.ChoiceField(choices_of(StatusChoice), required=False)
     target_storage = StorageSerializer(required=False, allow_null=True)
     source_storage = StorageSerializer(required=False, allow_null=True)
 

@@ -38,6 +38,7 @@ from cvat_lite.api.serializers.relink import (
 )
 from cvat_lite.api.upload_handlers import task_data_upload_handlers
 from cvat_lite.engine import frames
+from cvat_lite.engine.choices import StorageChoice, choices_of, values_of
 from cvat_lite.engine.models import Job, SortingMethod, Task
 from cvat_lite.engine.selectors import get_visible
 from cvat_lite.engine.services import data as data_services
@@ -84,7 +85,7 @@ class DataRequestSerializer(serializers.Serializer):
         allow_blank=True, default="", max_length=256, help_text="'step=N' or ''."
     )
     sorting_method = serializers.ChoiceField(
-        choices=SortingMethod.choices, default=SortingMethod.LEXICOGRAPHICAL
+        choices=choices_of(SortingMethod), default=SortingMethod.LEXICOGRAPHICAL
     )
     filename_pattern = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, trim_whitespace=False, max_length=1024
@@ -163,7 +164,7 @@ class DataMetaReadSerializer(serializers.Serializer):
     frames = FrameMetaSerializer(many=True, allow_null=True)
     deleted_frames = serializers.ListField(child=serializers.IntegerField())
     included_frames = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
-    storage = serializers.ChoiceField(choices=["local", "share", "cloud_storage"])
+    storage = serializers.ChoiceField(choices=values_of(StorageChoice))
     cloud_storage_id = serializers.IntegerField(allow_null=True)
 
 

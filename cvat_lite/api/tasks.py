@@ -24,6 +24,7 @@ from cvat_lite.api.serializers.listing import ListSpec, ResourceViewSet, read_sc
 from cvat_lite.api.serializers.storage import StorageSerializer
 from cvat_lite.api.serializers.summaries import JobsSummarySerializer, LabelsSummarySerializer
 from cvat_lite.api.serializers.users import OwnerSerializer
+from cvat_lite.engine.choices import choices_of
 from cvat_lite.engine.models import StageChoice, StateChoice, StatusChoice, Task
 from cvat_lite.engine.services.tasks import task_create, task_delete, task_update
 
@@ -149,7 +150,7 @@ class TaskWriteSerializer(serializers.Serializer):
     )
     segment_size = serializers.IntegerField(min_value=0, max_value=POSITIVE_INT_MAX, required=False)
     subset = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    status = serializers.ChoiceField(StatusChoice.choices, required=False)
+    status = serializers.ChoiceField(choices_of(StatusChoice), required=False)
     target_storage = StorageSerializer(required=False, allow_null=True)
     source_storage = StorageSerializer(required=False, allow_null=True)
 

@@ -2,82 +2,45 @@
 
 from __future__ import annotations
 
-import enum
-
 from django.conf import settings
 from django.db import models
 
-# Defined once, in the cloud package (a new provider is one enum member there).
-from cvat_lite.cloud.base import CredentialsType, ProviderType
+# Every value set is defined once, Django-free, in cvat_lite/engine/choices.py (the provider
+# enums in the cloud package, a new provider is one enum member there); the names stay
+# importable from here.
+from cvat_lite.engine.choices import (
+    CredentialsType,
+    InputType,
+    JobType,
+    LabelType,
+    ProviderType,
+    SortingMethod,
+    StageChoice,
+    StateChoice,
+    StatusChoice,
+    StorageChoice,
+    choices_of,
+)
 from cvat_lite.media.selection import parse_frame_filter
 
-
-def choices_of(values: type[enum.Enum]) -> list[tuple[str, str]]:
-    """Django choices for an enum defined elsewhere, labelled as ``TextChoices`` labels."""
-    return [(member.value, member.name.replace("_", " ").title()) for member in values]
-
+__all__ = [
+    "InputType",
+    "JobType",
+    "LabelType",
+    "SortingMethod",
+    "StageChoice",
+    "StateChoice",
+    "StatusChoice",
+    "StorageChoice",
+]
 
 PROVIDER_TYPE_CHOICES = choices_of(ProviderType)
 CREDENTIALS_TYPE_CHOICES = choices_of(CredentialsType)
-
-
-class StorageChoice(models.TextChoices):
-    LOCAL = "local"
-    SHARE = "share"
-    CLOUD_STORAGE = "cloud_storage"
-
-
-class SortingMethod(models.TextChoices):
-    LEXICOGRAPHICAL = "lexicographical"
-    NATURAL = "natural"
-    PREDEFINED = "predefined"
-    RANDOM = "random"
-
-
-class StatusChoice(models.TextChoices):
-    ANNOTATION = "annotation"
-    VALIDATION = "validation"
-    COMPLETED = "completed"
-
-
-class StageChoice(models.TextChoices):
-    ANNOTATION = "annotation"
-    VALIDATION = "validation"
-    ACCEPTANCE = "acceptance"
-
-
-class StateChoice(models.TextChoices):
-    NEW = "new"
-    IN_PROGRESS = "in progress"
-    REJECTED = "rejected"
-    COMPLETED = "completed"
-
-
-class JobType(models.TextChoices):
-    ANNOTATION = "annotation"
-    GROUND_TRUTH = "ground_truth"
-    CONSENSUS_REPLICA = "consensus_replica"
-
-
-class LabelType(models.TextChoices):
-    ANY = "any"
-    RECTANGLE = "rectangle"
-    POLYGON = "polygon"
-    POLYLINE = "polyline"
-    POINTS = "points"
-    ELLIPSE = "ellipse"
-    CUBOID = "cuboid"
-    MASK = "mask"
-    SKELETON = "skeleton"
-    TAG = "tag"
-
-
-class InputType(models.TextChoices):
-    CHECKBOX = "checkbox"
-    RADIO = "radio"
-    NUMBER = "number"
-    TEXT = "text"
-    SELECT = "select"
+# Named in settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] (an enum there would be
+# labelled by its names, a different choice set for drf-spectacular).
+LABEL_TYPE_CHOICES = choices_of(LabelType)
+STATUS_CHOICES = choices_of(StatusChoice)
+JOB_TYPE_CHOICES = choices_of(JobType)
 
 
 class CloudStorage(models.Model):
@@ -111,7 +74,7 @@ class Project(models.Model):
     name = models.CharField(max_length=256)
     bug_tracker = models.CharField(max_length=2000, blank=True, default="")
     status = models.CharField(
-        max_length=32, choices=StatusChoice.choices, default=StatusChoice.ANNOTATION
+        max_length=32, choices=choices_of(StatusChoice), default=StatusChoice.ANNOTATION.value
     )
     source_storage = models.JSONField(null=True, blank=True)
     target_storage = models.JSONField(null=True, blank=True)
@@ -124,7 +87,7 @@ class Project(models.Model):
 
 class Data(models.Model):
     storage = models.CharField(
-        max_length=16, choices=StorageChoice.choices, default=StorageChoice.LOCAL
+        max_length=16, choices=choices_of(StorageChoice), default=StorageChoice.LOCAL.value
     )
     cloud_storage = models.ForeignKey(
         CloudStorage, null=True, blank=True, on_delete=models.SET_NULL, related_name="data"
@@ -137,7 +100,9 @@ class Data(models.Model):
     stop_frame = models.PositiveIntegerField(default=0)
     frame_filter = models.CharField(max_length=256, blank=True, default="")
     sorting_method = models.CharField(
-        max_length=16, choices=SortingMethod.choices, default=SortingMethod.LEXICOGRAPHICAL
+        max_length=16,
+        choices=choices_of(SortingMethod),
+        default=SortingMethod.LEXICOGRAPHICAL.value,
     )
     deleted_frames = models.JSONField(default=list, blank=True)
     chunks_updated_date = models.DateTimeField(auto_now_add=True)
@@ -211,7 +176,7 @@ class Task(models.Model):
     segment_size = models.PositiveIntegerField(default=0)
     overlap = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(
-        max_length=32, choices=StatusChoice.choices, default=StatusChoice.ANNOTATION
+        max_length=32, choices=choices_of(StatusChoice), default=StatusChoice.ANNOTATION.value
     )
     subset = models.CharField(max_length=64, blank=True, default="")
     bug_tracker = models.CharField(max_length=2000, blank=True, default="")
@@ -243,7 +208,9 @@ class Label(models.Model):
     )
     name = models.CharField(max_length=64)
     color = models.CharField(max_length=8, blank=True, default="")
-    type = models.CharField(max_length=32, choices=LabelType.choices, default=LabelType.ANY)
+    type = models.CharField(
+        max_length=32, choices=choices_of(LabelType), default=LabelType.ANY.value
+    )
     # A skeleton's layout (CVAT's ``svg``); empty for other label types.
     svg = models.TextField(blank=True, default="")
 
@@ -255,7 +222,7 @@ class Attribute(models.Model):
     label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="attributes")
     name = models.CharField(max_length=64)
     mutable = models.BooleanField(default=False)
-    input_type = models.CharField(max_length=16, choices=InputType.choices)
+    input_type = models.CharField(max_length=16, choices=choices_of(InputType))
     default_value = models.CharField(max_length=128, blank=True, default="")
     values = models.JSONField(default=list, blank=True)
 
@@ -281,13 +248,17 @@ class Job(models.Model):
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replicas"
     )
     status = models.CharField(
-        max_length=32, choices=StatusChoice.choices, default=StatusChoice.ANNOTATION
+        max_length=32, choices=choices_of(StatusChoice), default=StatusChoice.ANNOTATION.value
     )
     stage = models.CharField(
-        max_length=32, choices=StageChoice.choices, default=StageChoice.ANNOTATION
+        max_length=32, choices=choices_of(StageChoice), default=StageChoice.ANNOTATION.value
     )
-    state = models.CharField(max_length=32, choices=StateChoice.choices, default=StateChoice.NEW)
-    type = models.CharField(max_length=32, choices=JobType.choices, default=JobType.ANNOTATION)
+    state = models.CharField(
+        max_length=32, choices=choices_of(StateChoice), default=StateChoice.NEW.value
+    )
+    type = models.CharField(
+        max_length=32, choices=choices_of(JobType), default=JobType.ANNOTATION.value
+    )
     created_date = models.DateTimeField(auto_now_add=True)
     updated_date = models.DateTimeField(auto_now=True)
 

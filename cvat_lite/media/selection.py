@@ -6,6 +6,7 @@ take ``frame_range`` of the sorted list (``start_frame``/``stop_frame``/``frame_
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 import posixpath
 import random
@@ -19,6 +20,7 @@ from cvat_lite.media.paths import shown
 __all__ = [
     "IMAGE_EXTENSIONS",
     "SORTING_METHODS",
+    "SortingMethod",
     "filter_keys",
     "frame_range",
     "is_image_key",
@@ -26,7 +28,17 @@ __all__ = [
     "sort_keys",
 ]
 
-SORTING_METHODS = ("lexicographical", "natural", "predefined", "random")
+
+class SortingMethod(enum.StrEnum):
+    """How a task's files are ordered into frames (``sort_keys``); defined here, once."""
+
+    LEXICOGRAPHICAL = "lexicographical"
+    NATURAL = "natural"
+    PREDEFINED = "predefined"
+    RANDOM = "random"
+
+
+SORTING_METHODS = tuple(member.value for member in SortingMethod)
 
 UNKNOWN_SORTING = "Unknown sorting method {method}. Use one of: {methods}."
 INVALID_FRAME_FILTER = "Invalid frame filter {value}. Use 'step=N' with N >= 1, or ''."
@@ -70,13 +82,13 @@ def sort_keys(keys: Iterable[str], method: str, *, seed: int | None = None) -> l
     - ``random``: a shuffle; reproducible for a given ``seed`` (None: a fresh one each call).
     """
     keys = list(keys)
-    if method == "lexicographical":
+    if method == SortingMethod.LEXICOGRAPHICAL:
         return sorted(keys)
-    if method == "natural":
+    if method == SortingMethod.NATURAL:
         return sorted(keys, key=_natural_key)
-    if method == "predefined":
+    if method == SortingMethod.PREDEFINED:
         return keys
-    if method == "random":
+    if method == SortingMethod.RANDOM:
         random.Random(seed).shuffle(keys)
         return keys
     raise BadRequest(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from cvat_lite.engine.choices import choices_of
 from cvat_lite.engine.models import InputType, LabelType
 
 
@@ -11,7 +12,7 @@ class AttributeSerializer(serializers.Serializer):
     id = serializers.IntegerField(required=False)
     name = serializers.CharField(max_length=64)
     mutable = serializers.BooleanField()
-    input_type = serializers.ChoiceField(InputType.choices)
+    input_type = serializers.ChoiceField(choices_of(InputType))
     default_value = serializers.CharField(max_length=128, required=False, allow_blank=True)
     values = serializers.ListField(child=serializers.CharField(allow_blank=True, max_length=200))
     deleted = serializers.BooleanField(write_only=True, required=False)
@@ -22,7 +23,7 @@ class SublabelSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64, required=False)
     color = serializers.CharField(max_length=8, required=False, allow_blank=True)
     attributes = AttributeSerializer(many=True, required=False)
-    type = serializers.ChoiceField(LabelType.choices, required=False)
+    type = serializers.ChoiceField(choices_of(LabelType), required=False)
     has_parent = serializers.SerializerMethodField()
     deleted = serializers.BooleanField(write_only=True, required=False)
 
@@ -38,7 +39,7 @@ class LabelSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=64, required=False)
     color = serializers.CharField(max_length=8, required=False, allow_blank=True)
     attributes = AttributeSerializer(many=True, required=False)
-    type = serializers.ChoiceField(LabelType.choices, required=False)
+    type = serializers.ChoiceField(choices_of(LabelType), required=False)
     svg = serializers.CharField(required=False, allow_blank=True)
     sublabels = SublabelSerializer(many=True, required=False)
     project_id = serializers.IntegerField(read_only=True, allow_null=True)

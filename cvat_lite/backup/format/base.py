@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from cvat_lite.backup.archive import CHECKSUMS_NAME
+from cvat_lite.engine import choices
 from cvat_lite.errors import ArchiveError
 from cvat_lite.media.paths import shown
 
@@ -24,11 +25,8 @@ DATA_DIR = "data/"
 MANIFEST = "data/manifest.jsonl"
 CHECKSUMS = CHECKSUMS_NAME
 TASK_FOLDER = "task_{index}/"
-# Shape types of annotations; with "any" and "tag", the label types.
-SHAPE_TYPES = (
-    *("rectangle", "polygon", "polyline", "points", "ellipse", "cuboid", "mask"),
-    "skeleton",
-)
+# Shape types of annotations: the label types but "any" and "tag".
+SHAPE_TYPES = choices.SHAPE_TYPES
 
 UNSUPPORTED_VERSION = "Unsupported backup version {version}."
 NOT_OBJECT = "{what} must contain a JSON object."

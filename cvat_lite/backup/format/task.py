@@ -10,7 +10,6 @@ from cvat_lite.backup.format.base import (
     EMPTY,
     FORMAT_VERSION,
     PROJECT_JSON,
-    SHAPE_TYPES,
     TASK_JSON,
     WRONG_TYPE,
     Fields,
@@ -18,20 +17,31 @@ from cvat_lite.backup.format.base import (
     root,
 )
 from cvat_lite.backup.limits import Limits
-from cvat_lite.cloud.base import ProviderType
+from cvat_lite.engine.choices import (
+    InputType,
+    JobType,
+    LabelType,
+    ProviderType,
+    StageChoice,
+    StateChoice,
+    StatusChoice,
+    StorageChoice,
+    values_of,
+)
 from cvat_lite.errors import ArchiveError, BadRequest
 from cvat_lite.media.paths import path_problem, shown
 from cvat_lite.media.selection import SORTING_METHODS, parse_frame_filter
 
-STORAGES = ("local", "share", "cloud_storage")
-LIGHTWEIGHT_STORAGE = "cloud_storage"
-STATUSES = ("annotation", "validation", "completed")
-STAGES = ("annotation", "validation", "acceptance")
-STATES = ("new", "in progress", "rejected", "completed")
-JOB_TYPES = ("annotation", "ground_truth", "consensus_replica")
-LABEL_TYPES = ("any", *SHAPE_TYPES, "tag")
-INPUT_TYPES = ("checkbox", "radio", "number", "text", "select")
-PROVIDER_TYPES = tuple(member.value for member in ProviderType)
+# The value sets the models accept, from their one definition (cvat_lite/engine/choices.py).
+STORAGES = values_of(StorageChoice)
+LIGHTWEIGHT_STORAGE = StorageChoice.CLOUD_STORAGE.value
+STATUSES = values_of(StatusChoice)
+STAGES = values_of(StageChoice)
+STATES = values_of(StateChoice)
+JOB_TYPES = values_of(JobType)
+LABEL_TYPES = values_of(LabelType)
+INPUT_TYPES = values_of(InputType)
+PROVIDER_TYPES = values_of(ProviderType)
 CHUNK_TYPES = ("imageset", "video")
 STORAGE_METHODS = ("cache", "file_system")
 # The database's column sizes (cvat_lite.engine.models), so an import never fails half-way.

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from cvat_lite import errors
+from cvat_lite.engine.choices import values_of
 from cvat_lite.engine.models import (
     Job,
     JobAnnotations,
@@ -152,9 +153,9 @@ def job_update(
         ("state", state, StateChoice),
         ("status", status, StatusChoice),
     ):
-        if value is not None and value not in choices.values:
+        if value is not None and value not in values_of(choices):
             raise errors.BadRequest(
-                JOB_FIELD_INVALID.format(field=field, choices=", ".join(choices.values))
+                JOB_FIELD_INVALID.format(field=field, choices=", ".join(values_of(choices)))
             )
     if stage is not None:
         job.stage = stage
@@ -206,10 +207,10 @@ def _layout_item(item: Any, index: int, size: int | None) -> dict[str, Any]:
         value = item.get(field)
         if value is None:
             spec[field] = default
-        elif value in enum.values:
+        elif value in values_of(enum):
             spec[field] = value
         else:
-            raise invalid(f"'{field}' must be one of: {', '.join(enum.values)}")
+            raise invalid(f"'{field}' must be one of: {', '.join(values_of(enum))}")
     status = spec["status"] or (
         _STAGE_STATUS[StageChoice(spec["stage"])] if spec["stage"] else StatusChoice.ANNOTATION
     )

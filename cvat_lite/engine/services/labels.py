@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 
 from cvat_lite import errors
+from cvat_lite.engine.choices import values_of
 from cvat_lite.engine.models import Attribute, InputType, Label, LabelType, Project, Task
 from cvat_lite.engine.services.annotations import annotations_purge
 
@@ -164,7 +165,7 @@ def _label_write(
     if len(name) > 64:
         raise errors.BadRequest(LABEL_NAME_TOO_LONG.format(name=name[:64]))
     label_type = data.get("type") or (label.type if label else LabelType.ANY)
-    if label_type not in LabelType.values:
+    if label_type not in values_of(LabelType):
         raise errors.BadRequest(LABEL_TYPE_UNKNOWN.format(type=label_type))
     if parent is not None and label_type == LabelType.SKELETON:
         raise errors.BadRequest(SUBLABEL_IS_SKELETON.format(name=name))
@@ -259,7 +260,7 @@ def _attribute_clean(
     if not name or not isinstance(name, str):
         raise errors.BadRequest(ATTRIBUTE_NAME_REQUIRED.format(label=label.name))
     input_type = current("input_type", None)
-    if input_type not in InputType.values:
+    if input_type not in values_of(InputType):
         raise errors.BadRequest(
             ATTRIBUTE_INPUT_TYPE_UNKNOWN.format(name=name, input_type=input_type)
         )

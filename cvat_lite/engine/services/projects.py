@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 
 from cvat_lite import errors
+from cvat_lite.engine.choices import values_of
 from cvat_lite.engine.models import Project, StatusChoice
 from cvat_lite.engine.services.fields import (
     NAME_INVALID,
@@ -44,7 +45,7 @@ def project_create(
     target_storage: Mapping[str, Any] | None = None,
 ) -> Project:
     _check_name(name)
-    if status not in StatusChoice.values:
+    if status not in values_of(StatusChoice):
         raise errors.BadRequest(STATUS_INVALID)
     project = Project.objects.create(
         owner=owner,
@@ -71,7 +72,7 @@ def project_update(*, project: Project, user: User, changes: Mapping[str, Any]) 
         value = changes[field]
         if field == "name":
             _check_name(value)
-        elif field == "status" and value not in StatusChoice.values:
+        elif field == "status" and value not in values_of(StatusChoice):
             raise errors.BadRequest(STATUS_INVALID)
         elif field in ("source_storage", "target_storage"):
             value = storage_location_clean(field=field, value=value, user=user)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 
 from cvat_lite import errors
+from cvat_lite.engine.choices import values_of
 from cvat_lite.engine.models import Label, Project, Segment, StatusChoice, Task
 from cvat_lite.engine.selectors import visible
 from cvat_lite.engine.services.annotations import annotations_remap
@@ -148,7 +149,7 @@ def _assign(task: Task, values: Mapping[str, Any], *, user: User) -> None:
     for field, value in values.items():
         if field == "name" and (not isinstance(value, str) or not 1 <= len(value) <= 256):
             raise errors.BadRequest(NAME_INVALID)
-        if field == "status" and value not in StatusChoice.values:
+        if field == "status" and value not in values_of(StatusChoice):
             raise errors.BadRequest(STATUS_INVALID)
         if (
             field == "subset"

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cvat_lite import errors
+from cvat_lite.engine import choices
 
 KINDS = ("tags", "shapes", "tracks")
-SHAPE_TYPES = frozenset(
-    {"rectangle", "polygon", "polyline", "points", "ellipse", "cuboid", "mask", "skeleton"}
-)
+SHAPE_TYPES = frozenset(choices.SHAPE_TYPES)
 MAX_ATTRIBUTE_VALUE = 4096
 
 DOCUMENT_NOT_OBJECT = "The annotations must be a JSON object with 'tags', 'shapes' and 'tracks'."
