@@ -82,13 +82,17 @@ class ServiceUnavailable(CvatLiteError):
 
 # --- cloud storage -----------------------------------------------------------------------------
 # Raised by the provider modules in cvat_lite/cloud/ (and nowhere else is an SDK exception
-# translated). Their HTTP status is the one used when a media read hits them; services that
-# need another status (e.g. 400 on cloud storage create) catch and re-raise.
+# translated). Their HTTP status (409) is the answer when a media read hits them: the storage
+# was good and has gone. A storage named in a request's input that cannot be read is invalid
+# input instead: CloudStorageNotAvailable (400), raised where the input is checked.
 
 
 class CloudStorageError(Conflict):
     code = "cloud_storage_unavailable"
     default_message = "The cloud storage is not available."
+    # The provider status (cvat_lite.cloud.base.Status) this failure stands for: an
+    # unreachable endpoint or any other failure reads as NOT_FOUND, as status() says.
+    availability: ClassVar[str] = "NOT_FOUND"
 
 
 class CloudStorageNotFound(CloudStorageError):
@@ -101,6 +105,24 @@ class CloudStorageForbidden(CloudStorageError):
     """The credentials are wrong or lack permission."""
 
     default_message = "Access to the cloud storage is forbidden."
+    availability = "FORBIDDEN"
+
+
+class CloudStorageNotAvailable(BadRequest):
+    """A cloud storage given in a request (created, updated, named for task data or a relink)
+    cannot be read: the request is refused with 400, as CVAT's check of a storage's status
+    refuses it, and ``extra.status`` says why (``NOT_FOUND``, ``FORBIDDEN``)."""
+
+    code = "cloud_storage_not_available"
+    default_message = "The cloud storage is not available."
+
+    @classmethod
+    def because(
+        cls, cause: CloudStorageError, message: str | None = None
+    ) -> CloudStorageNotAvailable:
+        """The refusal of a storage whose check failed with ``cause`` (its fixed message unless
+        ``message`` is given, never SDK text)."""
+        return cls(message or cause.message, extra={"status": cause.availability})
 
 
 class CloudStorageUnreachable(CloudStorageNotFound):

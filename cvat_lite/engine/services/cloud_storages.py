@@ -29,7 +29,7 @@ from cvat_lite.media.paths import validate_relative_path
 
 logger = logging.getLogger("cvat_lite.engine.cloud_storages")
 
-CODE_NOT_AVAILABLE = "cloud_storage_not_available"
+CODE_NOT_AVAILABLE = errors.CloudStorageNotAvailable.code
 MSG_KEY_FILE_REQUIRED = "Credentials of type KEY_FILE_PATH require a 'key_file' upload."
 MSG_BAD_KEY_FILE = "The key file must be a JSON service-account key file of at most {limit} bytes."
 MSG_MANIFEST_NOT_FOUND = "The manifest '{key}' was not found in the cloud storage."
@@ -168,16 +168,14 @@ def cloud_storage_delete(*, storage: CloudStorage) -> None:
 
 
 def require_available(provider: CloudProvider) -> None:
-    """Raise BadRequest ``cloud_storage_not_available`` naming the cause (not found, access
+    """Raise ``CloudStorageNotAvailable`` (400) naming the cause (not found, access
     forbidden, unreachable) unless the bucket can be read. One listing request of one item
     (the provider's translated error tells the causes apart; ``status()`` folds an unreachable
     endpoint into NOT_FOUND)."""
     try:
         provider.list_page("", page_size=1)
-    except errors.CloudStorageForbidden as exc:
-        raise _not_available(exc, Status.FORBIDDEN) from None
-    except errors.CloudStorageError as exc:  # not found, unreachable, anything else
-        raise _not_available(exc, Status.NOT_FOUND) from None
+    except errors.CloudStorageError as exc:  # forbidden, not found, unreachable, anything else
+        raise errors.CloudStorageNotAvailable.because(exc) from None
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -206,11 +204,6 @@ def _check(storage: CloudStorage, *, check_bucket: bool) -> None:
                 code="manifest_forbidden",
                 extra={"key": key},
             )
-
-
-def _not_available(exc: errors.CloudStorageError, status: Status) -> errors.BadRequest:
-    # exc.message is one of the fixed messages of cvat_lite.errors, never SDK text
-    return errors.BadRequest(exc.message, code=CODE_NOT_AVAILABLE, extra={"status": str(status)})
 
 
 def _apply(storage: CloudStorage, **values: str | None) -> dict[str, bool]:
