@@ -50,6 +50,9 @@ ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver
 DATA_DIR = Path(_env("DATA_DIR") or BASE_DIR / "var" / "data").resolve()
 SHARE_ROOT = Path(_env("SHARE_ROOT") or DATA_DIR / "share").resolve()
 EXPORT_TTL = _env_int("EXPORT_TTL", 24 * 3600)
+# How often the workers' scheduler runs the housekeeping (cvat_lite/backup/housekeeping.py):
+# requests of dead workers recorded failed, expired results and abandoned uploads removed.
+HOUSEKEEPING_INTERVAL = _env_int("HOUSEKEEPING_INTERVAL", 300)
 # Where a request leaves files for another process (uploads, export results, local task media):
 # empty = DATA_DIR (one node, or nodes sharing that disk); a bucket URL for nodes that share no
 # disk, e.g. s3://bucket/prefix?endpoint_url=http://minio:9000 (cvat_lite/store/config.py).

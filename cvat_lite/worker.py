@@ -3,14 +3,15 @@
 rq's forking worker, with the heartbeat of the settings: while a job runs, the worker renews
 its job's deadline in the started-job registry every ``WORKER_HEARTBEAT`` seconds, to at most
 that plus ``WORKER_HEARTBEAT_GRACE`` seconds ahead (rq's defaults: 30 and 60). A job whose
-deadline passed has lost its worker (killed, out of memory, machine gone): rq's
-``StartedJobRegistry.cleanup`` marks it failed, and ``requests.services.reconcile`` runs that
-cleanup when it looks at a started request, so the request fails with a message instead of
-staying ``started`` forever.
+deadline passed has lost its worker (killed, out of memory, machine gone): a GET of its
+request reads it as failed (``requests.selectors.request_effective``), and the scheduled
+housekeeping (``backup/housekeeping.py``, armed when a worker starts) runs rq's
+``StartedJobRegistry.cleanup`` and records the request failed (``requests.services.reconcile``),
+so it fails with a message instead of staying ``started`` forever.
 
 An entry point of the worker process (as ``wsgi.py`` is of the web process), hence beside
 ``cli.py`` and not in ``requests/``: it preloads the job modules of every layer and re-arms the
-schedules of the backup policies (tests/test_layers.py).
+schedules of the backup policies and the housekeeping (tests/test_layers.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ PRELOAD = (
     "cvat_lite.engine.services.data",
     "cvat_lite.policies.jobs",
     "cvat_lite.policies.services",
+    "cvat_lite.backup.housekeeping",
 )
 
 
@@ -53,6 +55,16 @@ def _rearm_policies() -> None:
         logger.info("Re-armed the schedule of %d backup policies", armed)
 
 
+def _arm_housekeeping() -> None:
+    """Schedule the next housekeeping run (one job, whichever worker arms it)."""
+    from cvat_lite.backup.housekeeping import housekeeping_arm
+
+    try:
+        housekeeping_arm()
+    except Exception:  # a worker must start even if Redis is not reachable yet
+        logger.exception("Could not arm the housekeeping")
+
+
 class Worker(rq.Worker):
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("job_monitoring_interval", settings.WORKER_HEARTBEAT)
@@ -67,6 +79,7 @@ class Worker(rq.Worker):
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         _rearm_policies()
+        _arm_housekeeping()
         return super().work(*args, **kwargs)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:

@@ -27,11 +27,10 @@ from cvat_lite.backup.export_requests import (
 from cvat_lite.backup.export_results import (
     export_request_get,
     export_result_file,
-    exports_cleanup,
 )
 from cvat_lite.engine.models import Project, Task
 from cvat_lite.engine.selectors import get_visible
-from cvat_lite.requests.services import reconcile
+from cvat_lite.requests.selectors import request_effective
 
 MSG_LIGHTWEIGHT = (
     "The 'lightweight' query parameter must be true, false, 1 or 0 (case-insensitive)."
@@ -160,9 +159,9 @@ class _DownloadView(_BackupView):
     content_negotiation_class = _AnyAccept
 
     def get(self, request, pk):
-        # Results past CVAT_LITE_EXPORT_TTL are removed by later exports and downloads
-        # (contract 7.1): the service runs here, the selector below only reads.
-        exports_cleanup()
+        # A result past CVAT_LITE_EXPORT_TTL, or of a request whose worker died, reads as gone
+        # or failed (contract 7.1); the scheduled housekeeping and later exports remove it. A
+        # GET writes nothing.
         rq_id = request.query_params.get("rq_id")
         if not rq_id:
             raise errors.BadRequest(MSG_RQ_ID_REQUIRED, code="rq_id_required")
@@ -173,7 +172,7 @@ class _DownloadView(_BackupView):
         export = export_request_get(
             user=request.user, target=self.target, target_id=target_id, rq_id=rq_id
         )
-        result = export_result_file(reconcile(export))
+        result = export_result_file(request_effective(export))
         response = stored_file_response(result.key, result.size, filename=result.filename)
         response["Cache-Control"] = "private, no-store"
         return response

@@ -115,9 +115,8 @@ class RequestListView(APIView):
                     ) from None
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
-        for item in page:
-            services.reconcile(item)
-        data = RequestSerializer(page, many=True, context={"request": request}).data
+        shown = [selectors.request_effective(item) for item in page]
+        data = RequestSerializer(shown, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)
 
 
@@ -127,9 +126,9 @@ class RequestDetailView(APIView):
         responses={200: RequestSerializer, **error_responses(401, 404)},
     )
     def get(self, request, rq_id: str):
-        # Looking at a request is when the service learns that its worker died (contract 6):
-        # reconcile is the service that records it; the selector only reads.
-        obj = services.reconcile(selectors.request_get(user=request.user, rq_id=rq_id))
+        # A request whose worker died reads as failed (contract 6); the scheduled housekeeping
+        # records it (backup/housekeeping.py). A GET writes nothing.
+        obj = selectors.request_effective(selectors.request_get(user=request.user, rq_id=rq_id))
         return Response(RequestSerializer(obj, context={"request": request}).data)
 
 

@@ -5,7 +5,8 @@ A result is written to ``.partial-<uuid>.zip`` in the request's scratch folder
 (``DATA_DIR/exports/`` outside a request) and moved to the shared store's key
 ``exports/<uuid>.zip`` only when complete (on the default store, ``DATA_DIR``, a rename), so a
 failed or killed export never leaves a downloadable file; partial files are removed on failure,
-with the scratch folder of a request whose worker died, and by ``exports_cleanup`` when old.
+with the scratch folder of a request whose worker died, and by ``exports_cleanup`` when old
+(run by the scheduled housekeeping, ``backup/housekeeping.py``, and by each new export).
 A request's ``result_file`` is that key (an absolute path on rows written before the store).
 """
 
@@ -143,7 +144,8 @@ class ExportResult:
 
 def export_request_get(*, user: User, target: str, target_id: int, rq_id: str) -> Request:
     """The backup export request ``rq_id`` of ``target`` ``target_id`` that ``user`` may see
-    (NotFound otherwise). Only reads: the caller reconciles it (``requests.services``)."""
+    (NotFound otherwise). Only reads: the caller reads it as it is now
+    (``requests.selectors.request_effective``)."""
     rq_id = unquote(rq_id)
     request = (
         requests_visible(user)
@@ -164,8 +166,9 @@ def export_request_get(*, user: User, target: str, target_id: int, rq_id: str) -
 
 
 def export_result_file(request: Request) -> ExportResult:
-    """The result of a backup export request (a reconciled one): Conflict while it is not
-    finished or when it failed, NotFound when its result is elsewhere or gone."""
+    """The result of a backup export request (as ``request_effective`` reads it): Conflict
+    while it is not finished or when it failed, NotFound when its result is elsewhere or
+    gone."""
     rq_id = request.id
     if request.status in ACTIVE_STATUSES:
         raise errors.Conflict(

@@ -3,8 +3,9 @@
 A request's temporary files (a partial export, a restore's staging folder, the archive of an
 import) live there, so that what a killed worker left behind is found by the request's id:
 ``run_request`` removes the folder when the request ends, and ``services.reconcile`` removes it
-when it finds the request interrupted (its worker died). Outside a request (the ``backup``
-command) ``current_scratch_dir()`` is None and callers use their own folders as before.
+when it records the request interrupted (its worker died; the scheduled housekeeping runs it).
+Outside a request (the ``backup`` command) ``current_scratch_dir()`` is None and callers use
+their own folders as before.
 """
 
 from __future__ import annotations

@@ -1,18 +1,38 @@
-"""Reads for background requests: the one place a request's state is read. Only reads: a view
-that shows a request calls ``services.reconcile`` on it (a dead worker is learnt of there)."""
+"""Reads for background requests: the one place a request's state is read. Only reads.
+
+A request whose worker died is still ``queued`` or ``started`` in the database until a service
+records it (``services.reconcile``: the scheduled housekeeping, a new submit of the same id, a
+cancel). ``request_effective`` answers what such a request *is*: failed, with the message the
+service will record; an export result past its expiry date reads as gone. A GET shows that and
+writes nothing.
+"""
 
 from __future__ import annotations
 
+import copy
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
+import django_rq
 from django.db.models import QuerySet
+from django.utils import timezone
+from rq.job import JobStatus
 
 from cvat_lite import errors
-from cvat_lite.requests.models import Request
+from cvat_lite.requests.models import Request, RequestStatus
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+    from rq.job import Job
+
+MSG_INTERRUPTED = "The request was interrupted (its worker stopped). Try again."
+
+ACTIVE_STATUSES = (RequestStatus.QUEUED, RequestStatus.STARTED)
+DEAD_JOB_STATUSES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+# The row commits before its job is enqueued: only a request older than this without a job is
+# considered lost.
+LOST_AFTER = timedelta(seconds=30)
 
 
 def requests_visible(user: User) -> QuerySet[Request]:
@@ -25,3 +45,52 @@ def request_get(*, user: User, rq_id: str) -> Request:
     if request is None:
         raise errors.NotFound()
     return request
+
+
+def rq_job(request_id: str) -> Job | None:
+    """The RQ job of a request (the job id is the request id), None when Redis has none."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        return Job.fetch(request_id, connection=django_rq.get_connection("create"))
+    except NoSuchJobError:
+        return None
+
+
+def request_worker_lost(request: Request) -> bool:
+    """Whether ``request`` is active in the database but will never end by itself: its job is
+    gone (Redis lost it), failed or stopped outside the runner, or started on a worker whose
+    heartbeat deadline passed (the rule of rq's ``StartedJobRegistry.cleanup``, here only
+    read: the registry is left as it is)."""
+    if request.status not in ACTIVE_STATUSES:
+        return False
+    job = rq_job(request.id)
+    if job is None:
+        return timezone.now() - request.created_date >= LOST_AFTER
+    status = job.get_status(refresh=False)
+    if status == JobStatus.STARTED:
+        return job.id in job.started_job_registry.get_expired_job_ids()
+    return status in DEAD_JOB_STATUSES
+
+
+def request_effective(request: Request) -> Request:
+    """``request`` as it is now, computed without writing: failed with ``MSG_INTERRUPTED``
+    when its worker is lost, without its result file once that expired. The row and the files
+    are left for the services that record it (``services.reconcile``,
+    ``backup.export_results.exports_cleanup``, run by the scheduled housekeeping)."""
+    now = timezone.now()
+    lost = request_worker_lost(request)
+    expired = bool(request.result_file) and (
+        request.expiry_date is not None and request.expiry_date <= now
+    )
+    if not (lost or expired):
+        return request
+    shown = copy.copy(request)  # never saved
+    if lost:
+        shown.status = RequestStatus.FAILED
+        shown.message = MSG_INTERRUPTED
+        shown.finished_date = now
+    if expired:
+        shown.result_file = ""
+    return shown

@@ -11,7 +11,6 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import django_rq
@@ -25,6 +24,11 @@ from cvat_lite import errors
 from cvat_lite.requests.jobs import run_request
 from cvat_lite.requests.models import Request, RequestAction, RequestStatus
 from cvat_lite.requests.scratch import scratch_remove
+from cvat_lite.requests.selectors import ACTIVE_STATUSES as ACTIVE_STATUSES
+from cvat_lite.requests.selectors import DEAD_JOB_STATUSES as DEAD_JOB_STATUSES
+from cvat_lite.requests.selectors import LOST_AFTER
+from cvat_lite.requests.selectors import MSG_INTERRUPTED as MSG_INTERRUPTED
+from cvat_lite.requests.selectors import rq_job as _rq_job
 from cvat_lite.requests.transitions import MSG_INTERNAL as MSG_INTERNAL
 from cvat_lite.requests.transitions import request_mark_failed
 
@@ -36,10 +40,6 @@ logger = logging.getLogger("cvat_lite.requests")
 MSG_ALREADY_RUNNING = "The same request is already queued or running."
 MSG_CANCELLED = "The request was cancelled."
 MSG_CANNOT_CANCEL = "Only a request that has not started yet can be cancelled."
-MSG_INTERRUPTED = "The request was interrupted (its worker stopped). Try again."
-
-ACTIVE_STATUSES = (RequestStatus.QUEUED, RequestStatus.STARTED)
-DEAD_JOB_STATUSES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 QUEUE_FOR_ACTION = {
     RequestAction.CREATE: "create",
     RequestAction.EXPORT: "export",
@@ -152,16 +152,6 @@ def request_cancel(*, request: Request) -> Request:
     return request
 
 
-def _rq_job(request_id: str):
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
-    try:
-        return Job.fetch(request_id, connection=django_rq.get_connection("create"))
-    except NoSuchJobError:
-        return None
-
-
 def _job_dead(job) -> bool:
     status = job.get_status(refresh=False)
     if status == JobStatus.STARTED:
@@ -181,7 +171,7 @@ def _reconcile(request: Request) -> Request:
     if job is None:
         # The row commits before the job is enqueued; only a request older than a moment
         # without a job is considered lost.
-        if timezone.now() - request.created_date < timedelta(seconds=30):
+        if timezone.now() - request.created_date < LOST_AFTER:
             return request
         dead = True
     else:
@@ -203,3 +193,16 @@ def _discard_result(request: Request) -> None:
 
 
 reconcile = _reconcile
+
+
+def requests_reconcile_active() -> int:
+    """Record every active request whose worker is lost as failed and remove its scratch
+    folder (``reconcile``); run by the scheduled housekeeping. Returns how many failed."""
+    failed = 0
+    for request_id in Request.objects.filter(status__in=ACTIVE_STATUSES).values_list(
+        "pk", flat=True
+    ):
+        request = Request.objects.filter(pk=request_id).first()
+        if request is not None and _reconcile(request).status == RequestStatus.FAILED:
+            failed += 1
+    return failed

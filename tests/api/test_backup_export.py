@@ -18,6 +18,7 @@ from django.utils import timezone
 from cvat_lite.backup.archive import ArchiveReader
 from cvat_lite.backup.export_results import exports_dir
 from cvat_lite.backup.format import check_task_layout
+from cvat_lite.backup.housekeeping import housekeeping_run
 from cvat_lite.engine.models import Project, Task
 from cvat_lite.errors import CloudStorageUnlinked
 from cvat_lite.requests.models import Request
@@ -375,9 +376,16 @@ def test_expired_results_are_cleaned_up(api, user, drain):
     response = api.get(first["result_url"])
     assert response.status_code == 404
     assert response.json()["code"] == "export_expired"
+    assert api.get(f"/api/requests/{first['id']}").json()["result_url"] is None
+    # The GETs only report it gone: the file and the row stay for the housekeeping.
+    assert _export_files() == [os.path.basename(path)]
+    assert Request.objects.get(pk=first["id"]).result_file == path
+    assert housekeeping_run()["exports_removed"] == 1
     assert _export_files() == []
     assert Request.objects.get(pk=first["id"]).result_file == ""
-    assert api.get(f"/api/requests/{first['id']}").json()["result_url"] is None
+    response = api.get(first["result_url"])
+    assert response.status_code == 404
+    assert response.json()["code"] == "export_expired"
 
     second = _export(api, task, drain, "lightweight=true")
     assert len(_export_files()) == 1

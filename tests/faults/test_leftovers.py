@@ -1,6 +1,7 @@
 """What a request that will never run leaves behind is removed with it (faults): the
 uploaded archive of an import that is cancelled, or whose job was lost (Redis emptied), lives in
-the request's scratch folder and goes when the request fails."""
+the request's scratch folder and goes when the request is recorded failed (a cancel, or the
+scheduled housekeeping for a lost job)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from cvat_lite.backup.housekeeping import housekeeping_run
 from cvat_lite.requests.models import Request
 from cvat_lite.requests.scratch import scratch_dir
 from cvat_lite.requests.services import MSG_CANCELLED, MSG_INTERRUPTED
@@ -46,6 +48,11 @@ def test_an_import_whose_job_was_lost_fails_and_leaves_no_archive(api, tmp_path,
     request = api_request(api, rq_id)
 
     assert (request["status"], request["message"]) == ("failed", MSG_INTERRUPTED)
+    # A GET only reports it; the scheduled housekeeping records it and removes the archive.
+    assert Request.objects.get(pk=rq_id).status == "queued"
+    assert [path.name for path in scratch_dir(rq_id).iterdir()] == ["archive.zip"]
+    housekeeping_run()
+    assert Request.objects.get(pk=rq_id).status == "failed"
     assert not scratch_dir(rq_id).exists()
     assert_unchanged(before)
     assert drain("import") == 0

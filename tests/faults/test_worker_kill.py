@@ -15,8 +15,9 @@ import pytest
 from django.db import connection
 
 from cvat_lite.engine.models import Task
+from cvat_lite.requests.models import Request
 from cvat_lite.requests.scratch import scratch_dir
-from cvat_lite.requests.services import MSG_INTERRUPTED
+from cvat_lite.requests.services import MSG_INTERRUPTED, requests_reconcile_active
 from tests.api.media_helpers import storage_row
 from tests.backup.archives import task_backup
 from tests.backup.export_helpers import make_cloud_task, read_zip
@@ -53,6 +54,9 @@ def _interrupted(api, rq_id: str) -> dict:
     assert request["status"] == "failed"
     assert request["message"] == MSG_INTERRUPTED
     assert request["result_url"] is None and request["result_id"] is None
+    # The GET only reported it; the scheduled housekeeping records it and removes its files.
+    requests_reconcile_active()
+    assert Request.objects.get(pk=rq_id).status == "failed"
     assert not scratch_dir(rq_id).exists()
     return request
 

@@ -140,6 +140,81 @@ def test_lost_job_is_reported_failed(api, user):
     assert body["message"] == services.MSG_INTERRUPTED
 
 
+def _lost(user, rq_id: str) -> Request:
+    """A started request whose job Redis does not know, older than a moment, with a file in
+    its scratch folder."""
+    from cvat_lite.requests.scratch import scratch_dir
+
+    request = Request.objects.create(id=rq_id, owner=user, action="create", target="task")
+    Request.objects.filter(pk=rq_id).update(
+        status=RequestStatus.STARTED, created_date=timezone.now() - timezone.timedelta(minutes=5)
+    )
+    folder = scratch_dir(rq_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "part").write_bytes(b"x")
+    return request
+
+
+def test_a_get_reports_a_lost_request_failed_and_writes_nothing(api, user):
+    from cvat_lite.requests.scratch import scratch_dir
+
+    request = _lost(user, "create-task-1-data-lost")
+    before = Request.objects.get(pk=request.id)
+
+    detail = api.get(f"/api/requests/{request.id}").json()
+    listed = api.get("/api/requests").json()["results"]
+    assert (detail["status"], detail["message"]) == ("failed", services.MSG_INTERRUPTED)
+    assert detail["finished_date"] is not None
+    assert [(r["id"], r["status"], r["message"]) for r in listed] == [
+        (request.id, "failed", services.MSG_INTERRUPTED)
+    ]
+    after = Request.objects.get(pk=request.id)
+    assert (after.status, after.message, after.finished_date) == (
+        before.status,
+        before.message,
+        before.finished_date,
+    )
+    assert (scratch_dir(request.id) / "part").read_bytes() == b"x"
+
+    # The housekeeping records it and removes what its worker left.
+    assert services.requests_reconcile_active() == 1
+    after = Request.objects.get(pk=request.id)
+    assert (after.status, after.message) == (RequestStatus.FAILED, services.MSG_INTERRUPTED)
+    assert not scratch_dir(request.id).exists()
+    again = api.get(f"/api/requests/{request.id}").json()
+    assert (again["status"], again["message"]) == ("failed", services.MSG_INTERRUPTED)
+
+
+def test_a_request_whose_worker_missed_its_heartbeat_reads_as_failed(api, user):
+    """A started job past its deadline in rq's started-job registry (a killed worker): the
+    GET reads it failed and leaves rq's registry and the row alone; the housekeeping runs rq's
+    cleanup and records the failure."""
+    import django_rq
+    from rq.job import JobStatus
+
+    request = _submit(user, "succeed", value=1)
+    queue = django_rq.get_queue("create")
+    job = queue.fetch_job(request.id)
+    registry = job.started_job_registry
+    connection = queue.connection
+    with connection.pipeline() as pipe:
+        job.set_status(JobStatus.STARTED, pipeline=pipe)
+        pipe.zadd(registry.key, {f"{job.id}:lost-execution": 1})  # a deadline long past
+        pipe.execute()
+    queue.remove(job.id)
+    Request.objects.filter(pk=request.id).update(status=RequestStatus.STARTED)
+
+    body = api.get(f"/api/requests/{request.id}").json()
+    assert (body["status"], body["message"]) == ("failed", services.MSG_INTERRUPTED)
+    assert Request.objects.get(pk=request.id).status == RequestStatus.STARTED
+    assert job.get_status(refresh=True) == JobStatus.STARTED
+    assert registry.get_expired_job_ids() == [job.id]
+
+    assert services.requests_reconcile_active() == 1
+    assert Request.objects.get(pk=request.id).status == RequestStatus.FAILED
+    assert job.get_status(refresh=True) == JobStatus.FAILED
+
+
 def test_percent_encoded_id(api, user):
     request = _submit(user, "succeed", rq_id="export-task-7", value=1)
     assert api.get("/api/requests/export%2Dtask%2D7").json()["id"] == request.id

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from cvat_lite.backup.export_requests import export_request_id
+from cvat_lite.backup.housekeeping import housekeeping_run
 from cvat_lite.requests.models import Request
 from tests.backup.export_helpers import make_local_task
 
@@ -61,5 +62,9 @@ def test_a_download_url_serves_only_its_owner_until_it_expires(
     for client in (api, admin_api, other_api):
         assert _download(client, url)[0] == 404
     assert _download(anon_api, url)[0] == 401
+    # The GETs only report it gone; the scheduled housekeeping removes the file.
+    assert Request.objects.get(pk=rq_id).result_file != ""
+    assert housekeeping_run()["exports_removed"] == 1
     assert Request.objects.get(pk=rq_id).result_file == ""  # the file is gone
+    assert _download(api, url)[0] == 404
     assert api.get(f"/api/requests/{rq_id}").json()["result_url"] is None
