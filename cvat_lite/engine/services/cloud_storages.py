@@ -167,15 +167,36 @@ def cloud_storage_delete(*, storage: CloudStorage) -> None:
     logger.info("Cloud storage %s deleted", storage_id)
 
 
-def require_available(provider: CloudProvider) -> None:
+def require_available(
+    provider: CloudProvider, *, message: str | None = None, storage_id: int | None = None
+) -> None:
     """Raise ``CloudStorageNotAvailable`` (400) naming the cause (not found, access
-    forbidden, unreachable) unless the bucket can be read. One listing request of one item
-    (the provider's translated error tells the causes apart; ``status()`` folds an unreachable
-    endpoint into NOT_FOUND)."""
+    forbidden, unreachable) unless the bucket can be listed: the one availability check of a
+    storage named in a request (created, updated, task data, relink).
+
+    One listing request of one item, not ``status()``: what every caller does next is list the
+    bucket, and ``status()`` probes the bucket itself (S3 ``HeadBucket``, Azure's container
+    properties, GCS's bucket metadata), which a key allowed to list but not to read the
+    bucket's metadata fails (a refusal of a storage that works) and a key allowed the metadata
+    but not the listing passes (a failure later). The provider's translated error tells the
+    causes apart; an unreachable endpoint reads as NOT_FOUND, as ``status()`` says.
+    ``message`` (with ``{status}``, and ``{id}``: ``storage_id``) replaces the cause's fixed
+    message."""
     try:
         provider.list_page("", page_size=1)
     except errors.CloudStorageError as exc:  # forbidden, not found, unreachable, anything else
-        raise errors.CloudStorageNotAvailable.because(exc) from None
+        text = message.format(id=storage_id, status=exc.availability) if message else None
+        raise errors.CloudStorageNotAvailable.because(exc, text) from None
+
+
+def cloud_storage_require_available(
+    *, storage: CloudStorage, message: str | None = None
+) -> CloudProvider:
+    """``storage``'s provider for the work that follows, once ``require_available`` passed
+    (checked with the short status timeouts, so an unreachable endpoint fails fast)."""
+    provider = provider_for(storage, timeouts=STATUS_TIMEOUTS)
+    require_available(provider, message=message, storage_id=storage.id)
+    return provider_for(storage)
 
 
 # --- checks ------------------------------------------------------------------------------------
