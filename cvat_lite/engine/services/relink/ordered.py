@@ -33,6 +33,10 @@ class OutOfOrder(Exception):
     """A stream that should be in byte order is not (the listing: sort it, then merge)."""
 
 
+class RowsOutOfOrder(RuntimeError):
+    """The database did not return the rows in byte order: a bug, never a user's error."""
+
+
 def bytewise(field: str) -> Any:
     """An ORDER BY expression on ``field`` in UTF-8 byte order on every supported database."""
     if connection.vendor == "postgresql":
@@ -40,13 +44,15 @@ def bytewise(field: str) -> Any:
     return F(field)
 
 
-def ascending(items: Iterable[T], key: Callable[[T], str]) -> Iterator[T]:
-    """``items``, raising ``OutOfOrder`` as soon as one's key is below the previous one's."""
+def ascending(
+    items: Iterable[T], key: Callable[[T], str], error: type[Exception] = OutOfOrder
+) -> Iterator[T]:
+    """``items``, raising ``error`` as soon as one's key is below the previous one's."""
     previous: str | None = None
     for item in items:
         current = key(item)
         if previous is not None and current < previous:
-            raise OutOfOrder(current)
+            raise error(current)
         previous = current
         yield item
 
@@ -70,10 +76,12 @@ def _read(stream: IO[bytes]) -> Iterator[Any]:
 
 
 def external_sorted(
-    items: Iterable[T], key: Callable[[T], Any], *, run: int = SORT_RUN
+    items: Iterable[T], key: Callable[[T], Any], *, run: int | None = None
 ) -> Iterator[T]:
-    """``items`` sorted by ``key`` with at most ``run`` of them in memory: full runs are sorted
-    and spilled to temporary files, then merged (one item of each run in memory)."""
+    """``items`` sorted by ``key`` with at most ``run`` (default ``SORT_RUN``) of them in
+    memory: full runs are sorted and spilled to temporary files, then merged (one item of each
+    run in memory)."""
+    run = run or SORT_RUN
     runs: list[IO[bytes]] = []
     buffer: list[T] = []
     try:

@@ -42,6 +42,7 @@ from cvat_lite.cloud.evidence import Evidence, Verdict, compare
 from cvat_lite.engine.models import Data, Image
 from cvat_lite.engine.services.relink.ordered import (
     OutOfOrder,
+    RowsOutOfOrder,
     Spill,
     ascending,
     bytewise,
@@ -210,7 +211,9 @@ def _expected(data: Data, key_map: KeyMap) -> Iterator[_Expected]:
     """Every distinct object key of ``data`` (after ``key_map``) in byte order; a key listed
     twice (e.g. honeypot frames) counts once, a frame's own key before a context image's."""
     frames = ascending(
-        ((key_map(row[2]), 0, row) for row in _frame_rows(data)), key=lambda item: item[0]
+        ((key_map(row[2]), 0, row) for row in _frame_rows(data)),
+        key=lambda item: item[0],
+        error=RowsOutOfOrder,
     )
     related = ((key_map(key), 1, (frame, index)) for key, frame, index in _related_keys(data))
     merged = heapq.merge(frames, related, key=lambda item: item[0])
@@ -430,8 +433,8 @@ def _merge(
     progress: Progress,
     total_rows: int,
 ) -> None:
-    """Walk the task's keys and the listing side by side, both in byte order; the listing is
-    read only as far as the task's last key."""
+    """Walk the task's keys and the listing side by side, both in byte order; when every key
+    was found, the listing is read only as far as the task's last key."""
     head: ObjectInfo | None = None
     exhausted = False
     for item in expected:
@@ -455,6 +458,12 @@ def _merge(
         tally.rows_done += max(len(item.rows), 1)
         if total_rows:
             progress(min(tally.rows_done / total_rows, 1.0))
+    if tally.missing.count and not exhausted:
+        # A key taken for missing may still come in a listing that is not in byte order:
+        # read the rest, so that ``ascending`` sees the order (the listing of a storage that
+        # lacks objects is read to its end, as it always was).
+        for _ in listing:
+            tally.listed += 1
 
 
 def relink_verify(
@@ -496,7 +505,10 @@ def relink_verify(
         return tally
 
     try:
-        tally = attempt(ascending(provider.iter_objects(prefix), key=lambda info: info.key))
+        if bounds is None:  # no key: nothing to list
+            tally = attempt(iter(()))
+        else:
+            tally = attempt(ascending(provider.iter_objects(prefix), key=lambda i: i.key))
     except OutOfOrder:  # not in byte order: sorted on disk, then merged
         tally = attempt(external_sorted(provider.iter_objects(prefix), key=lambda i: i.key))
 
