@@ -83,7 +83,7 @@ def _rows(data_id: int, n: int, checksum: str) -> None:
     quote = connection.ops.quote_name
     columns = ("data_id", "path", "frame", "width", "height", "checksum", "related_files")
     sql = (
-        f"INSERT INTO {quote(Image._meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
+        f"INSERT INTO {quote(Image._meta.db_table)} ({', '.join(map(quote, columns))}) "
         f"VALUES ({', '.join(['%s'] * len(columns))})"
     )
     with transaction.atomic(), connection.cursor() as cursor:
@@ -105,14 +105,15 @@ def _timed(func):
 
 def run(n: int, workdir: Path, database_url: str | None) -> None:
     redis = _setup(workdir, database_url)
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
     from bench.client import Api
     from bench.floors import list_bucket
     from bench.services import Worker
     from bench.synthetic_s3 import KEY, SECRET, SyntheticS3, VirtualObjects
     from cvat_lite.engine.models import CloudStorage, Data, StorageChoice, Task
     from cvat_lite.media.images import pixel_md5
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
 
     body = _jpeg()
     s3 = SyntheticS3().start()
@@ -188,4 +189,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
