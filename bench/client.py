@@ -95,4 +95,6 @@ class Api:
     def relink(self, task_id: int, storage_id: int, **options) -> dict:
         body = {"cloud_storage_id": storage_id, **options}
         response = self.client.patch(f"/api/tasks/{task_id}/data/meta", body, format="json")
+        if response.status_code == 202:  # a large relink runs in the background: its report
+            return self.finished(response.json()["rq_id"])["result"]
         return self._ok(response).json()

@@ -75,6 +75,10 @@ BACKUP_FETCH_CONCURRENCY = _env_int("BACKUP_FETCH_CONCURRENCY", 8)
 # Relink verification: how many objects known only by CVAT's pixel checksum are downloaded and
 # decoded to compare it (a random sample; a request may ask for another number or "all").
 RELINK_CONTENT_SAMPLE = _env_int("RELINK_CONTENT_SAMPLE", 20)
+# A relink of more images than this (a task's, or the unlinked tasks' of a project together)
+# runs in the background: the PATCH answers 202 with a request to follow (docs/relink.md). At
+# or below it the PATCH answers 200 with the result, as CVAT's clients expect.
+RELINK_SYNC_MAX_IMAGES = _env_int("RELINK_SYNC_MAX_IMAGES", 20_000)
 # Backups written by the CLI and policies to a cloud storage are downloaded again and their
 # sha256 compared when they are at most this large (bigger ones: size and MD5 checks only).
 BACKUP_READBACK_DOWNLOAD_MAX = _env_int("BACKUP_READBACK_DOWNLOAD_MAX", 64 * 1024**2)

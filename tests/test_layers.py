@@ -50,14 +50,10 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"errors", "embedded_redis"}),
 )
 
-# Known violations that other branches remove; each entry names the import (importer, imported
+# Known violations being removed; each entry names the import (importer, imported
 # module) and why it is still here. The test fails when an entry is no longer needed, so that
 # the list only shrinks: delete the entry then.
-ALLOWED: dict[tuple[str, str], str] = {
-    # Relinking moves from backup/relink.py into an engine service (branch relinkbg); until
-    # then task data creation checks a storage with relink's functions.
-    ("cvat_lite.engine.services.data", "cvat_lite.backup.relink"): "relink moves into engine",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 # Packages that import no Django and no DRF at all (they take configuration as arguments).

@@ -26,6 +26,7 @@ class RequestResult:
     result_filename: str = ""
     message: str = ""
     expires: bool = False
+    result: dict[str, Any] | None = None  # the request's ``result`` (e.g. a relink's report)
 
 
 def run_request(request_id: str, func: str, kwargs: dict[str, Any]) -> None:
@@ -37,7 +38,11 @@ def run_request(request_id: str, func: str, kwargs: dict[str, Any]) -> None:
             result: RequestResult = import_string(func)(progress=progress, **kwargs)
     except errors.CvatLiteError as exc:
         logger.info("Request %s failed: %s", request_id, exc.code)
-        transitions.request_mark_failed(request_id=request_id, message=exc.message)
+        transitions.request_mark_failed(
+            request_id=request_id,
+            message=exc.message,
+            result={"code": exc.code, "message": exc.message, "extra": exc.extra},
+        )
     except Exception:
         logger.exception("Request %s failed with an internal error", request_id)
         transitions.request_mark_failed(request_id=request_id, message=transitions.MSG_INTERNAL)
@@ -49,6 +54,7 @@ def run_request(request_id: str, func: str, kwargs: dict[str, Any]) -> None:
             result_filename=result.result_filename,
             message=result.message,
             expires=result.expires,
+            result=result.result,
         )
     finally:
         close_old_connections()

@@ -44,6 +44,7 @@ QUEUE_FOR_ACTION = {
     RequestAction.CREATE: "create",
     RequestAction.EXPORT: "export",
     RequestAction.IMPORT: "import",
+    RequestAction.UPDATE: "create",  # task data: the queue of data creation
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -27,6 +28,7 @@ def request_mark_started(*, request_id: str) -> None:
 def request_mark_finished(
     *, request_id: str, result_id: int | None = None, result_file: str = "",
     result_filename: str = "", message: str = "", expires: bool = False,
+    result: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     now = timezone.now()
     Request.objects.filter(pk=request_id).update(
@@ -37,13 +39,16 @@ def request_mark_finished(
         result_file=result_file,
         result_filename=result_filename,
         message=message,
+        result=result,
         expiry_date=now + timedelta(seconds=settings.EXPORT_TTL) if expires else None,
     )
 
 
-def request_mark_failed(*, request_id: str, message: str) -> None:
+def request_mark_failed(
+    *, request_id: str, message: str, result: dict[str, Any] | None = None
+) -> None:
     Request.objects.filter(pk=request_id).exclude(status=RequestStatus.FINISHED).update(
-        status=RequestStatus.FAILED, finished_date=timezone.now(), message=message
+        status=RequestStatus.FAILED, finished_date=timezone.now(), message=message, result=result
     )
 
 
