@@ -15,7 +15,6 @@ from cvat_lite.policies.models import PolicyArchive, PolicyRun
 from cvat_lite.policies.store import backups_dir
 from cvat_lite.policies.verify import archive_verify
 from tests.backup.export_helpers import annotate, make_cloud_task, make_local_task
-from tests.fixtures.emulators import EmulatedBucket
 from tests.policies.helpers import create_policy, policy, run_cli
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -148,9 +147,9 @@ def test_a_record_whose_name_is_not_the_policys_is_never_deleted(admin_api, drai
     assert (backups_dir() / "p" / other).read_bytes() == b"another task's archive"
 
 
-def test_cloud_policy_same_names_and_foreign_objects(admin_api, admin_user, drain,
-                                                     s3_emulator, s3_bucket):  # fmt: skip
-    bucket = EmulatedBucket(s3_emulator, s3_bucket)
+def test_cloud_policy_same_names_and_foreign_objects(admin_api, admin_user, drain, cloud_bucket):
+    """On each provider: writing never replaces, pruning deletes only the record's object."""
+    bucket = cloud_bucket
     first = make_cloud_task(admin_api, admin_user, bucket, drain, name="street")
     second = make_cloud_task(admin_api, admin_user, bucket, drain, name="street")
     created = create_policy(
