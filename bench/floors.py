@@ -40,24 +40,26 @@ def _rows(n: int):
 
 
 def bulk_insert_images(n: int) -> float:
-    """Inserting a task's N Image rows with ``bulk_create`` in batches of 10,000, in one
-    transaction (rows removed afterwards)."""
+    """Inserting a task's N Image rows as plain tuples with one ``executemany`` per 10,000, in
+    one transaction (rows removed afterwards)."""
     from itertools import islice
 
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from cvat_lite.engine.models import Data, Image
 
     data = Data.objects.create(size=n)
+    table = connection.ops.quote_name(Image._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (data_id, path, frame, width, height, checksum, related_files)"
+        " VALUES (%s, %s, %s, %s, %s, '', '[]')"
+    )
     try:
-        rows = _rows(n)
+        rows = ((data.pk, *row) for row in _rows(n))
         started = time.perf_counter()
-        with transaction.atomic():
+        with transaction.atomic(), connection.cursor() as cursor:
             while batch := list(islice(rows, 10_000)):
-                Image.objects.bulk_create(
-                    Image(data=data, path=path, frame=frame, width=width, height=height)
-                    for path, frame, width, height in batch
-                )
+                cursor.executemany(sql, batch)
         return time.perf_counter() - started
     finally:
         data.delete()

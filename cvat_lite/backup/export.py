@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from django.conf import settings
+from django.db.models import Q
 
 from cvat_lite import errors
 from cvat_lite.backup.archive import ArchiveWriter
@@ -50,6 +51,7 @@ from cvat_lite.backup.format import (
     build_task_json,
     task_folder,
 )
+from cvat_lite.backup.manifest_store import stored_manifest
 from cvat_lite.cloud.base import CloudProvider, Status
 from cvat_lite.cloud.evidence import CLOUD_OBJECTS, Evidence, write_records
 from cvat_lite.engine.cloud import provider_for
@@ -213,6 +215,14 @@ def _write_next(
 
 
 def _write_manifest(writer: ArchiveWriter, name: str, data: Data, root: MediaRoot) -> None:
+    stored = stored_manifest(data)
+    if stored is not None:  # recorded deflated when the rows were written: copied as it is
+        with stored.path.open("rb") as source:
+            writer.add_deflated(
+                name, source, crc=stored.crc, size=stored.size,
+                compress_size=stored.compress_size, sha256=stored.sha256,
+            )  # fmt: skip
+        return
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE) as spool:
         # The entries are built by entry_from_key, which validates them.
         write_manifest(manifest_entries(data, root), spool, validated=True)  # type: ignore[arg-type]
@@ -237,6 +247,11 @@ def _write_cloud_objects(writer: ArchiveWriter, name: str, data: Data, root: Med
     the relink after a restore. Beside task.json, never in ``data/`` (CVAT's lightweight
     import refuses anything there but the manifest; it ignores other members). Left out when
     nothing is known (e.g. a task from a CVAT-made manifest never relinked here)."""
+    known = (
+        Q(object_size__isnull=False) | ~Q(object_md5="") | ~Q(object_etag="") | ~Q(object_crc32c="")
+    )
+    if not data.images.filter(known).exists():  # one query instead of reading every row
+        return
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE) as spool:
         if not write_records(_cloud_object_records(data, root), spool):  # type: ignore[arg-type]
             return

@@ -419,6 +419,17 @@ def _entry_line(entry: ManifestEntry, encode: Callable[[str], str] = encode_base
     return line + "}\n"
 
 
+def entry_line(entry: ManifestEntry) -> str:
+    """``entry``'s line as ``write_manifest`` writes it (UTF-8 text, not ASCII-escaped), for
+    an entry already validated."""
+    return _entry_line(entry)
+
+
+def header_lines() -> bytes:
+    """The two header lines ``write_manifest`` starts with."""
+    return _dumps({"version": WRITTEN_VERSION}) + _dumps({"type": "images"})
+
+
 def write_manifest(
     entries: Iterable[ManifestEntry],
     stream: IO[bytes],
@@ -435,8 +446,7 @@ def write_manifest(
     ``ascii_only``, non-ASCII characters are written as ``\\uXXXX`` escapes, as CVAT's
     manifest tool writes them (``json.dumps`` defaults); the JSON read back is the same."""
     encode = encode_basestring_ascii if ascii_only else encode_basestring
-    stream.write(_dumps({"version": WRITTEN_VERSION}))
-    stream.write(_dumps({"type": "images"}))
+    stream.write(header_lines())
     count = 0
     lines: list[str] = []
     for count, entry in enumerate(entries, start=1):

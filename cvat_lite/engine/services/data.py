@@ -32,6 +32,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from cvat_lite import errors
+from cvat_lite.backup.export_spec import MediaRoot
+from cvat_lite.backup.manifest_store import ManifestRecorder
 from cvat_lite.backup.relink import RelinkOptions, RelinkPlan, relink_save, relink_target
 from cvat_lite.cloud.evidence import Evidence
 from cvat_lite.engine.cloud import provider_for
@@ -623,22 +625,35 @@ class _StreamedCreate:
                 )
                 for candidate in self.candidates:
                     savepoint = transaction.savepoint()
+                    recorder = ManifestRecorder()
                     try:
-                        count = self._insert(source, candidate, data)
+                        count = self._insert(source, candidate, data, recorder)
+                        transaction.savepoint_commit(savepoint)
+                        self._finish(task, data, count, manifest_dir(candidate))
+                        recorder.save(data)
                     except _Skip:
+                        recorder.discard()
                         transaction.savepoint_rollback(savepoint)
                         continue
-                    transaction.savepoint_commit(savepoint)
-                    self._finish(task, data, count, manifest_dir(candidate))
+                    except BaseException:
+                        recorder.discard()
+                        raise
                     return data
                 self.manifests_tried = True
                 raise _Skip
         except (_Unsorted, _Skip):
             return None
 
-    def _insert(self, source: MediaSource, candidate: str, data: Data) -> int:
+    def _insert(
+        self, source: MediaSource, candidate: str, data: Data, recorder: ManifestRecorder
+    ) -> int:
+        """Insert the candidate's selected entries as rows (and render them as the backup's
+        manifest into ``recorder``); returns how many were selected."""
         options = self.options
         base = manifest_key_prefix(candidate)
+        folder = manifest_dir(candidate)
+        cloud = self.storage == StorageChoice.CLOUD_STORAGE
+        recorder.root = MediaRoot(folder, bool(folder)) if cloud else MediaRoot("")
         keys = {k for k in self.requested if not k.endswith("/")}
         folders = tuple(k for k in self.requested if k.endswith("/"))
         found: set[str] = set()
@@ -670,13 +685,15 @@ class _StreamedCreate:
                         continue
                     kept += 1
                     if kept <= limit:  # past it: only counted (and every line validated)
-                        yield (
+                        row = (
                             key,
                             entry.width,
                             entry.height,
                             entry.checksum or "",
                             tuple(base + related for related in entry.related_images),
                         )
+                        recorder.add(*row)
+                        yield row
 
         self.progress(0.1)
         images_create(

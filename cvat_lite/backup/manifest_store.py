@@ -1,0 +1,179 @@
+"""A task's backup manifest kept deflated, so that a lightweight export copies bytes.
+
+Creating a task from a manifest and restoring a backup validate every entry and insert the
+Image rows in one pass; ``ManifestRecorder`` renders the same rows as the backup's
+``data/manifest.jsonl`` on the way (what ``export_spec.manifest_entries`` would render from the
+rows) and keeps it deflated, with its CRC-32, sizes and SHA-256, under
+``DATA_DIR/manifests/<data id>.deflate`` (and ``.json``). An export (``stored_manifest``) uses
+it only while its stamp — the Data row's id, storage, ``cloud_prefix``, ``size`` and
+``chunks_updated_date``, which a relink (the one service that rewrites a task's rows) moves —
+still matches, and no row was saved through the ORM since (``Image`` post_save forgets it);
+otherwise it renders the manifest from the rows as before. A failed creation or restore removes
+what it recorded (``discard``), a deleted Data row its files. A row changed by a bulk
+``QuerySet.update`` is not seen: no service does that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import posixpath
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from cvat_lite.backup.export_spec import MediaRoot
+from cvat_lite.engine.models import Data, Image, StorageChoice
+from cvat_lite.media.manifest import WRITE_LINES, ManifestEntry, entry_line, header_lines
+
+LEVEL = 6  # zlib's default, as zipfile deflates
+
+
+def _folder() -> Path:
+    return Path(settings.DATA_DIR) / "manifests"
+
+
+def _paths(data_id: int) -> tuple[Path, Path]:
+    folder = _folder()
+    return folder / f"{data_id}.deflate", folder / f"{data_id}.json"
+
+
+def _stamp(data: Data) -> str:
+    return "|".join(
+        str(value)
+        for value in (
+            data.pk,
+            data.storage,
+            data.cloud_prefix,
+            data.size,
+            data.chunks_updated_date.isoformat(),
+        )
+    )
+
+
+def expected_root(data: Data) -> MediaRoot:
+    """The media root an export will compute for rows that all lie under the task's folder
+    (``export_spec.media_root``), as creation and restore write them."""
+    if data.storage != StorageChoice.CLOUD_STORAGE:
+        return MediaRoot("")
+    prefix = data.cloud_prefix.strip("/")
+    return MediaRoot(prefix, bool(prefix))
+
+
+class ManifestRecorder:
+    """Feed it the task's rows in frame order (``add``), then ``save`` it for the Data row
+    once that row is final, or ``discard`` it."""
+
+    def __init__(self) -> None:
+        folder = _folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=folder, suffix=".partial")
+        self._path = Path(name)
+        self._out = os.fdopen(handle, "wb")
+        self._deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+        self._crc = 0
+        self._sha = hashlib.sha256()
+        self._size = 0
+        self._lines: list[str] = []
+        self.root: MediaRoot | None = None  # set before the first row
+        self._feed(header_lines())
+
+    def _feed(self, raw: bytes) -> None:
+        self._crc = zlib.crc32(raw, self._crc)
+        self._sha.update(raw)
+        self._size += len(raw)
+        self._out.write(self._deflate.compress(raw))
+
+    def add(self, path: str, width: int, height: int, checksum: str, related) -> None:
+        root = self.root
+        assert root is not None
+        name, extension = posixpath.splitext(root.name(path))
+        entry = ManifestEntry(
+            name,
+            extension,
+            width,
+            height,
+            checksum or None,
+            tuple(root.name(item) for item in related) if related else (),
+        )
+        self._lines.append(entry_line(entry))
+        if len(self._lines) == WRITE_LINES:
+            self._feed("".join(self._lines).encode("utf-8"))
+            self._lines.clear()
+
+    def save(self, data: Data) -> None:
+        if self._lines:
+            self._feed("".join(self._lines).encode("utf-8"))
+            self._lines.clear()
+        self._out.write(self._deflate.flush())
+        compressed = self._out.tell()
+        self._out.close()
+        member, meta = _paths(data.pk)
+        os.replace(self._path, member)
+        meta.write_text(
+            json.dumps(
+                {
+                    "stamp": _stamp(data),
+                    "crc": self._crc,
+                    "size": self._size,
+                    "compress_size": compressed,
+                    "sha256": self._sha.hexdigest(),
+                }
+            )
+        )
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._out.close()
+        with contextlib.suppress(OSError):
+            self._path.unlink()
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    path: Path
+    crc: int
+    size: int
+    compress_size: int
+    sha256: str
+
+
+def stored_manifest(data: Data) -> StoredManifest | None:
+    """The deflated manifest recorded for ``data``, if it is still the rows' (see the module
+    docstring)."""
+    member, meta = _paths(data.pk)
+    try:
+        record = json.loads(meta.read_text())
+        if record["stamp"] != _stamp(data) or member.stat().st_size != record["compress_size"]:
+            return None
+        return StoredManifest(
+            member, record["crc"], record["size"], record["compress_size"], record["sha256"]
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def forget(data_id: int) -> None:
+    """Remove what was recorded for a Data row (deleted, or its rows rewritten)."""
+    for path in _paths(data_id):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+@receiver(post_save, sender=Image, dispatch_uid="manifest_store_image_saved")
+def _image_saved(sender, instance: Image, **kwargs) -> None:
+    forget(instance.data_id)
+
+
+@receiver(post_delete, sender=Data, dispatch_uid="manifest_store_data_deleted")
+def _data_deleted(sender, instance: Data, **kwargs) -> None:
+    # On Data, not Image: a receiver on Image would make Django load every row of a deleted
+    # task to send it.
+    forget(instance.pk)
