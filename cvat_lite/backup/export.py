@@ -51,7 +51,7 @@ from cvat_lite.backup.format import (
     build_task_json,
     task_folder,
 )
-from cvat_lite.backup.manifest_store import stored_manifest
+from cvat_lite.backup.manifest_store import StoredManifest, expected_root, stored_manifest
 from cvat_lite.cloud.base import CloudProvider, Status
 from cvat_lite.cloud.evidence import CLOUD_OBJECTS, Evidence, write_records
 from cvat_lite.engine.cloud import provider_for
@@ -214,8 +214,9 @@ def _write_next(
 # --- task --------------------------------------------------------------------------------------
 
 
-def _write_manifest(writer: ArchiveWriter, name: str, data: Data, root: MediaRoot) -> None:
-    stored = stored_manifest(data)
+def _write_manifest(
+    writer: ArchiveWriter, name: str, data: Data, root: MediaRoot, stored: StoredManifest | None
+) -> None:
     if stored is not None:  # recorded deflated when the rows were written: copied as it is
         with stored.path.open("rb") as source:
             writer.add_deflated(
@@ -274,13 +275,15 @@ def backup_write_task(
     data = backup_task_check(task=task, lightweight=lightweight)
     progress = progress or _no_progress
     source = None if lightweight else source_for(task, data)  # no network yet
-    root = media_root(data)
+    # Rows recorded with their manifest all lie under the task's folder (no query needed).
+    stored = stored_manifest(data)
+    root = media_root(data) if stored is None else expected_root(data)
     writer.add_json(prefix + TASK_JSON, build_task_json(task_spec(
         task=task, data=data, lightweight=lightweight, root=root
     )))  # fmt: skip
     writer.add_json(prefix + ANNOTATIONS_JSON, build_annotations_json(annotation_specs(task)))
-    _write_manifest(writer, prefix + MANIFEST, data, root)
-    if lightweight:
+    _write_manifest(writer, prefix + MANIFEST, data, root, stored)
+    if lightweight and (stored is None or stored.evidence):
         _write_cloud_objects(writer, prefix + CLOUD_OBJECTS, data, root)
     if source is None:
         progress(1.0, force=True)

@@ -9,7 +9,8 @@ it only while its stamp — the Data row's id, storage, ``cloud_prefix``, ``size
 ``chunks_updated_date``, which a relink (the one service that rewrites a task's rows) moves —
 still matches, and no row was saved through the ORM since (``Image`` post_save forgets it);
 otherwise it renders the manifest from the rows as before. A failed creation or restore removes
-what it recorded (``discard``), a deleted Data row its files. A row changed by a bulk
+what it recorded (it is written only when the transaction commits), a deleted Data row its
+files. A row changed by a bulk
 ``QuerySet.update`` is not seen: no service does that.
 """
 
@@ -20,12 +21,14 @@ import hashlib
 import json
 import os
 import posixpath
+import shutil
 import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -34,6 +37,7 @@ from cvat_lite.engine.models import Data, Image, StorageChoice
 from cvat_lite.media.manifest import WRITE_LINES, ManifestEntry, entry_line, header_lines
 
 LEVEL = 6  # zlib's default, as zipfile deflates
+SPOOL = 16 * 1024 * 1024
 
 
 def _folder() -> Path:
@@ -72,11 +76,9 @@ class ManifestRecorder:
     once that row is final, or ``discard`` it."""
 
     def __init__(self) -> None:
-        folder = _folder()
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=folder, suffix=".partial")
-        self._path = Path(name)
-        self._out = os.fdopen(handle, "wb")
+        # Deflated, a million-entry manifest is a few MB: kept in memory, spilled to an
+        # anonymous file past SPOOL (gone by itself if the transaction never commits).
+        self._out = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 (closed by _publish or discard)
         self._deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
         self._crc = 0
         self._sha = hashlib.sha256()
@@ -108,32 +110,41 @@ class ManifestRecorder:
             self._feed("".join(self._lines).encode("utf-8"))
             self._lines.clear()
 
-    def save(self, data: Data) -> None:
+    def save(self, data: Data, *, evidence: bool = False) -> None:
+        """Keep it for ``data`` once the current transaction commits (nothing is written if
+        it rolls back); ``evidence``: whether any row was given object evidence (else an
+        export leaves ``cloud_objects.jsonl`` out without looking)."""
         if self._lines:
             self._feed("".join(self._lines).encode("utf-8"))
             self._lines.clear()
         self._out.write(self._deflate.flush())
-        compressed = self._out.tell()
-        self._out.close()
-        member, meta = _paths(data.pk)
-        os.replace(self._path, member)
-        meta.write_text(
-            json.dumps(
-                {
-                    "stamp": _stamp(data),
-                    "crc": self._crc,
-                    "size": self._size,
-                    "compress_size": compressed,
-                    "sha256": self._sha.hexdigest(),
-                }
-            )
-        )
+        record = {
+            "stamp": _stamp(data),
+            "crc": self._crc,
+            "size": self._size,
+            "compress_size": self._out.tell(),
+            "sha256": self._sha.hexdigest(),
+            "evidence": evidence,
+        }
+        transaction.on_commit(lambda: self._publish(data.pk, record))
+
+    def _publish(self, data_id: int, record: dict) -> None:
+        member, meta = _paths(data_id)
+        try:
+            member.parent.mkdir(parents=True, exist_ok=True)
+            partial = member.with_suffix(".partial")
+            self._out.seek(0)
+            with partial.open("wb") as target:
+                shutil.copyfileobj(self._out, target, 1024 * 1024)
+            os.replace(partial, member)
+            meta.write_text(json.dumps(record))
+        except OSError:  # only an optimisation: an export renders the rows instead
+            forget(data_id)
+        finally:
+            self._out.close()
 
     def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self._out.close()
-        with contextlib.suppress(OSError):
-            self._path.unlink()
+        self._out.close()
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,7 @@ class StoredManifest:
     size: int
     compress_size: int
     sha256: str
+    evidence: bool
 
 
 def stored_manifest(data: Data) -> StoredManifest | None:
@@ -154,7 +166,12 @@ def stored_manifest(data: Data) -> StoredManifest | None:
         if record["stamp"] != _stamp(data) or member.stat().st_size != record["compress_size"]:
             return None
         return StoredManifest(
-            member, record["crc"], record["size"], record["compress_size"], record["sha256"]
+            member,
+            record["crc"],
+            record["size"],
+            record["compress_size"],
+            record["sha256"],
+            bool(record["evidence"]),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -224,7 +224,7 @@ def _create_data(reader: ArchiveReader, plan: TaskPlan, progress: Progress) -> D
                 progress=lambda done: progress(done / plan.image_count),
                 evidence=evidence,
             )
-        recorder.save(data)
+        recorder.save(data, evidence=bool(evidence))
     except BaseException:
         recorder.discard()
         raise
