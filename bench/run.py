@@ -24,7 +24,8 @@ as CVAT's tool writes it) — in moto below 100,000 objects, in ``bench.syntheti
 - ``lightweight_restore``: TUS upload of that archive as another user (who has no matching
   storage, so no auto-relink) → finished; floor: the N Image rows inserted with ``bulk_create``
   in batches of 10,000 in one transaction;
-- relink, for N ≤ 100,000 (``RELINK_LIMIT``; a note is printed above): ``relink_verify_s``,
+- relink, for N ≤ 100,000 (``RELINK_LIMIT``; a note is printed above; the web process is
+  restarted before each N, as a relink leaves it larger): ``relink_verify_s``,
   PATCH data/meta {cloud_storage_id} on the restored task, with a storage of the bucket; floor:
   one full paged list_objects_v2 of the bucket with boto3. The restored rows are given CVAT's
   pixel checksum first (as a CVAT-written backup has; the objects are a real tiny JPEG), so
@@ -160,6 +161,7 @@ def run_size(env, users, n: int, results: Results) -> None:
     from bench.client import Api
 
     owner, other = users
+    env.restart_web()
     api, other_api = Api(owner, env.web, env.worker), Api(other, env.web, env.worker)
     bucket = f"bench-{n}"
     server, s3 = _seed(env, bucket, n)

@@ -223,8 +223,16 @@ class Environment:
 
         self.synthetic = SyntheticS3().start()
         child_env = {k: v for k, v in os.environ.items() if k != "CVAT_LITE_DATABASE_URL"}
+        self._child_env = child_env
         self.worker = Worker(child_env, workdir / "worker.log")
         self.web = Web(child_env, workdir / "web.log")
+
+    def restart_web(self) -> None:
+        """A fresh web process: a relink (verified in the web request) leaves its process
+        larger for good (freed memory is kept by Python's allocator), which would show in the
+        figures of the next size."""
+        self.web.stop()
+        self.web = Web(self._child_env, self.workdir / "web.log")
 
     def s3_for(self, n: int):
         """The S3 server for a bucket of ``n`` objects: moto below ``SYNTHETIC_FROM`` (real
