@@ -47,6 +47,22 @@ ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver
 DATA_DIR = Path(_env("DATA_DIR") or BASE_DIR / "var" / "data").resolve()
 SHARE_ROOT = Path(_env("SHARE_ROOT") or DATA_DIR / "share").resolve()
 EXPORT_TTL = _env_int("EXPORT_TTL", 24 * 3600)
+# Where a request leaves files for another process (uploads, export results, local task media):
+# empty = DATA_DIR (one node, or nodes sharing that disk); a bucket URL for nodes that share no
+# disk, e.g. s3://bucket/prefix?endpoint_url=http://minio:9000 (cvat_lite/store/config.py).
+# Its secrets come from CVAT_LITE_SHARED_STORE_<FIELD> variables, never from the URL.
+SHARED_STORE = _env("SHARED_STORE") or ""
+SHARED_STORE_CREDENTIALS = {
+    name: _env(f"SHARED_STORE_{name.upper()}") or ""
+    for name in (
+        "key",
+        "secret_key",
+        "session_token",
+        "account_name",
+        "connection_string",
+        "key_file_path",
+    )
+}
 # Media objects downloaded at once while a full backup of a cloud task is written (each is
 # held in memory, up to 8 MiB, or spooled to a temporary file).
 BACKUP_FETCH_CONCURRENCY = _env_int("BACKUP_FETCH_CONCURRENCY", 8)

@@ -25,8 +25,9 @@ Usage::
 
     urlpatterns = upload_urlpatterns(r"tasks/backup", TaskBackupImportView, TASK_BACKUP)
 
-A ``LocalFile`` handed to ``on_file`` belongs to the handler once it returns (the import job
-deletes it); if ``on_file`` raises, it is deleted here.
+A received file (``LocalFile``, or ``StoredParts`` on an object store) handed to ``on_file``
+belongs to the handler once it returns (the import job deletes it); if ``on_file`` raises, it is
+deleted here.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from cvat_lite import errors
 from cvat_lite.api.parsers import FormParser, JSONParser, MultiPartParser
 from cvat_lite.api.schema import RqIdSerializer, error_responses
 from cvat_lite.uploads import selectors, services
-from cvat_lite.uploads.sources import LocalFile, UploadSource
+from cvat_lite.uploads.sources import LocalFile, ReceivedFile, UploadSource
 
 TUS_VERSION = "1.0.0"
 TUS_CONTENT_TYPE = "application/offset+octet-stream"
@@ -132,7 +133,7 @@ def handle_upload_request(request, endpoint: UploadEndpoint, *, on_file: OnFile)
     return _deliver(_multipart_file(request, endpoint), on_file)
 
 
-def _deliver(local: LocalFile, on_file: OnFile) -> Response:
+def _deliver(local: ReceivedFile, on_file: OnFile) -> Response:
     try:
         return on_file(local)
     except BaseException:

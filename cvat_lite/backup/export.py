@@ -56,7 +56,7 @@ from cvat_lite.cloud.base import CloudProvider, Status
 from cvat_lite.cloud.evidence import CLOUD_OBJECTS, Evidence, write_records
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.models import Data, Project, StorageChoice, Task
-from cvat_lite.media.frames import CloudSource, MediaSource, source_for
+from cvat_lite.media.frames import CloudSource, MediaSource, StoredSource, source_for
 from cvat_lite.media.manifest import write_manifest
 
 Progress = Callable[..., None]
@@ -180,13 +180,15 @@ def _write_cloud_media(
     items: Iterator[_Media],
     report: Progress,
     concurrency: int,
+    *,
+    key_prefix: str = "",
 ) -> None:
     """Download ``concurrency`` objects ahead, write them in order: a bounded pipeline."""
     pending: deque[tuple[_Media, Future[IO[bytes]]]] = deque()
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="backup-fetch")
     try:
         for item in items:
-            pending.append((item, pool.submit(_download, provider, item.path)))
+            pending.append((item, pool.submit(_download, provider, key_prefix + item.path)))
             if len(pending) < concurrency:
                 continue
             _write_next(writer, pending, report)
@@ -297,7 +299,11 @@ def backup_write_task(
     items = _media_items(data, root, prefix)
     if isinstance(source, CloudSource):
         concurrency = fetch_concurrency or settings.BACKUP_FETCH_CONCURRENCY
-        _write_cloud_media(writer, source.provider, items, report, max(1, concurrency))
+        # a local task's media in an object store are keys under a prefix of its bucket
+        key_prefix = source.prefix if isinstance(source, StoredSource) else ""
+        _write_cloud_media(
+            writer, source.provider, items, report, max(1, concurrency), key_prefix=key_prefix
+        )
     else:
         _write_local_media(writer, source, items, report)
     progress(1.0, force=True)

@@ -239,7 +239,7 @@ def backup_export_run(
                     project=obj, lightweight=lightweight, writer=writer, progress=progress
                 )
         download = _download_name(destination.filename) if destination.filename else name
-        return ExportOutcome(str(result_commit(partial)), download, MSG_READY)
+        return ExportOutcome(result_commit(partial), download, MSG_READY)
     assert destination.cloud_storage_id is not None
     provider, prefix = _provider(user_id, destination.cloud_storage_id)
     new_name = archive_name(

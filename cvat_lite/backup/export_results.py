@@ -1,11 +1,12 @@
-"""Export result files on disk: writing them atomically, finding them for a download, and
-removing them once they expire (``CVAT_LITE_EXPORT_TTL``).
+"""Export result files: writing them atomically, finding them for a download, and removing
+them once they expire (``CVAT_LITE_EXPORT_TTL``).
 
 A result is written to ``.partial-<uuid>.zip`` in the request's scratch folder
-(``DATA_DIR/exports/`` outside a request) and renamed to ``DATA_DIR/exports/<uuid>.zip`` only
-when complete, so a failed or killed export never leaves a downloadable file; partial files are
-removed on failure, with the scratch folder of a request whose worker died, and by
-``exports_cleanup`` when old.
+(``DATA_DIR/exports/`` outside a request) and moved to the shared store's key
+``exports/<uuid>.zip`` only when complete (on the default store, ``DATA_DIR``, a rename), so a
+failed or killed export never leaves a downloadable file; partial files are removed on failure,
+with the scratch folder of a request whose worker died, and by ``exports_cleanup`` when old.
+A request's ``result_file`` is that key (an absolute path on rows written before the store).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -23,11 +25,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from cvat_lite import errors
-from cvat_lite.backup.destinations import local_place_exactly
 from cvat_lite.requests.models import Request, RequestAction, RequestStatus
 from cvat_lite.requests.scratch import current_scratch_dir
 from cvat_lite.requests.selectors import requests_visible
 from cvat_lite.requests.services import ACTIVE_STATUSES, reconcile
+from cvat_lite.store import result_key, shared_store
 
 EXPORTS_DIR = "exports"
 PARTIAL_PREFIX = ".partial-"
@@ -63,19 +65,18 @@ def partial_result() -> Iterator[tuple[IO[bytes], Path]]:
         raise
 
 
-def result_commit(partial: Path) -> Path:
-    """Give a complete partial file its final name in the exports folder, never replacing a
-    file there (a hard link that fails when the name exists, then the partial name removed:
-    the scratch folder is on the same disk); a taken name gets a new random one."""
-    folder = exports_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / partial.name.removeprefix(PARTIAL_PREFIX)
+def result_commit(partial: Path) -> str:
+    """Give a complete partial file its final key ``exports/<name>.zip`` in the shared store,
+    never replacing one there; a taken name gets a new random one. Returns the key."""
+    name = partial.name.removeprefix(PARTIAL_PREFIX)
     for _ in range(MAX_NAME_ATTEMPTS):
+        key = f"{EXPORTS_DIR}/{name}"
         try:
-            return local_place_exactly(partial, final)
+            shared_store().put_file(key, partial, replace=False)
+            return key
         except FileExistsError:
-            final = folder / f"{uuid.uuid4().hex}{SUFFIX}"
-    raise FileExistsError(final)
+            name = f"{uuid.uuid4().hex}{SUFFIX}"
+    raise FileExistsError(name)
 
 
 def _stale_age() -> int:
@@ -88,20 +89,35 @@ def exports_cleanup(*, now: datetime | None = None) -> int:
     orphaned files older than the longest export. Returns how many files were removed."""
     now = now or timezone.now()
     removed = 0
+    store = shared_store()
     expired = Request.objects.filter(expiry_date__lte=now).exclude(result_file="")
-    for pk, path in expired.values_list("pk", "result_file"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(path).unlink()
-            removed += 1
-        Request.objects.filter(pk=pk, result_file=path).update(result_file="")
+    for pk, result_file in expired.values_list("pk", "result_file"):
+        with contextlib.suppress(ValueError):
+            key = result_key(result_file)
+            if store.size(key) is not None:
+                store.delete(key)
+                removed += 1
+        Request.objects.filter(pk=pk, result_file=result_file).update(result_file="")
+    if store.is_local:
+        return removed + _local_orphans_remove(now)
+    return removed
+
+
+def _local_orphans_remove(now: datetime) -> int:
+    """Partial files of ``DATA_DIR/exports`` (written outside a request) and results no request
+    names, older than the longest export. On an object store results appear only complete and
+    named by their request at once, and partial files stay in a worker's scratch folder."""
+    removed = 0
     folder = exports_dir()
     if not folder.is_dir():
         return removed
     horizon = now.timestamp() - _stale_age()
-    referenced = {
-        os.path.realpath(path)
-        for path in Request.objects.exclude(result_file="").values_list("result_file", flat=True)
-    }
+    referenced = set()
+    for result_file in Request.objects.exclude(result_file="").values_list(
+        "result_file", flat=True
+    ):
+        with contextlib.suppress(ValueError):
+            referenced.add(os.path.realpath(Path(settings.DATA_DIR) / result_key(result_file)))
     with os.scandir(folder) as entries:
         for entry in entries:
             if not entry.is_file(follow_symlinks=False) or entry.stat().st_mtime >= horizon:
@@ -113,8 +129,17 @@ def exports_cleanup(*, now: datetime | None = None) -> int:
     return removed
 
 
-def export_result_get(*, user, target: str, target_id: int, rq_id: str) -> tuple[Path, str]:
-    """The file and download name of a finished backup export of ``target`` ``target_id``
+@dataclass(frozen=True)
+class ExportResult:
+    """A downloadable result: its key in the shared store, size and download name."""
+
+    key: str
+    size: int
+    filename: str
+
+
+def export_result_get(*, user, target: str, target_id: int, rq_id: str) -> ExportResult:
+    """The result of a finished backup export of ``target`` ``target_id``
     that ``user`` may see (NotFound otherwise; Conflict while it is not finished)."""
     rq_id = unquote(rq_id)
     request = (
@@ -143,10 +168,14 @@ def export_result_get(*, user, target: str, target_id: int, rq_id: str) -> tuple
         raise errors.Conflict(MSG_FAILED.format(rq_id=rq_id), code="export_failed")
     if request.params.get("location") == LOCATION_CLOUD:
         raise errors.NotFound(MSG_IN_CLOUD.format(rq_id=rq_id), code="export_in_cloud_storage")
-    path = Path(request.result_file) if request.result_file else None
+    key, size = "", None
+    if request.result_file:
+        with contextlib.suppress(ValueError):
+            key = result_key(request.result_file)
+            size = shared_store().size(key)
     expired = request.expiry_date is not None and request.expiry_date <= timezone.now()
-    if path is None or expired or not path.is_file():
+    if size is None or expired:
         if expired:
             exports_cleanup()
         raise errors.NotFound(MSG_EXPIRED.format(rq_id=rq_id), code="export_expired")
-    return path, request.result_filename
+    return ExportResult(key, size, request.result_filename)

@@ -1,17 +1,19 @@
 """Backup import requests (contract 6, 7.4): queueing an import, and fetching its archive.
 
 ``backup_import_submit`` takes what the upload machinery received (``LocalFile`` for multipart
-and TUS, ``CloudFile`` for ``location=cloud_storage``), refuses a local file that is not a ZIP
-at once (400), and submits an ``import:backup`` request with a unique id. In the worker,
-``import_archive`` yields the archive as a local file: the uploaded one, or the cloud object
-downloaded (streaming, within ``MAX_UPLOAD_SIZE``); both are in the request's scratch folder and
-deleted when the import ends, successfully or not, or when its worker is found dead.
+and TUS, ``StoredParts`` for TUS on an object store, ``CloudFile`` for
+``location=cloud_storage``), refuses a file that is not a ZIP at once (400), and submits an
+``import:backup`` request with a unique id. A ``LocalFile`` is moved to the shared store's key
+``scratch/<request id>/archive.zip`` (on the default store: a rename into the request's scratch
+folder). In the worker, ``import_archive`` yields the archive as a local file: that one (on an
+object store, downloaded into the worker's scratch folder; TUS parts concatenated there), or the
+cloud object downloaded (streaming, within ``MAX_UPLOAD_SIZE``); it is deleted, with what the
+store held, when the import ends, successfully or not, or when its worker is found dead.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -24,10 +26,17 @@ from cvat_lite.backup.archive.reader import NOT_A_ZIP
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.selectors import cloud_storage_for
 from cvat_lite.requests.models import Request, RequestAction
-from cvat_lite.requests.scratch import current_scratch_dir, scratch_dir, scratch_remove
+from cvat_lite.requests.scratch import (
+    current_request_id,
+    current_scratch_dir,
+    scratch_key,
+    scratch_remove,
+)
 from cvat_lite.requests.services import RequestSpec, new_request_id, request_submit
+from cvat_lite.store import shared_store
+from cvat_lite.uploads.parts import UPLOADS_PREFIX
 from cvat_lite.uploads.services import IMPORTS_DIRNAME, upload_size_check
-from cvat_lite.uploads.sources import CloudFile, LocalFile, UploadSource
+from cvat_lite.uploads.sources import CloudFile, LocalFile, StoredParts, UploadSource
 
 JOB_FUNC = "cvat_lite.backup.jobs.import_backup"
 TARGETS = ("task", "project")
@@ -49,10 +58,14 @@ def backup_import_submit(*, owner, target: str, source: UploadSource) -> Request
         with open(source.path, "rb") as stream:
             if stream.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
                 raise errors.ArchiveError(NOT_A_ZIP)
-        path = scratch_dir(rq_id) / ARCHIVE_NAME
-        path.parent.mkdir(parents=True)
-        os.replace(source.path, path)
-        where = {"path": str(path), "name": source.original_name}
+        key = f"{scratch_key(rq_id)}{ARCHIVE_NAME}"
+        shared_store().put_file(key, source.path)
+        where = {"stored": key, "name": source.original_name}
+    elif isinstance(source, StoredParts):
+        keys = _part_keys(source.prefix)
+        if not keys or shared_store().read_head(keys[0], len(ZIP_MAGIC)) != ZIP_MAGIC:
+            raise errors.ArchiveError(NOT_A_ZIP)
+        where = {"parts": source.prefix, "name": source.original_name}
     else:
         where = {"cloud_storage_id": source.cloud_storage_id, "key": source.key}
     try:
@@ -79,11 +92,19 @@ def _imports_dir() -> Path:
     return Path(settings.DATA_DIR) / IMPORTS_DIRNAME
 
 
+def _part_keys(prefix: str) -> list[str]:
+    return sorted(key for key, _ in shared_store().list(prefix))
+
+
 @contextlib.contextmanager
 def import_archive(*, user, source: Mapping[str, Any]) -> Iterator[Path]:
     """The archive of an import request as a local file, deleted on exit. ``user`` is None
     when the requesting user was deleted meanwhile."""
     scratch = current_scratch_dir()
+    if "stored" in source or "parts" in source:
+        with _stored_archive(user, source, scratch or _imports_dir()) as path:
+            yield path
+        return
     if "path" in source:
         path = Path(source["path"])
         # Only the file submitted with this request (in its scratch folder; in the imports
@@ -101,6 +122,41 @@ def import_archive(*, user, source: Mapping[str, Any]) -> Iterator[Path]:
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _stored_archive(user, source: Mapping[str, Any], scratch: Path) -> Iterator[Path]:
+    """An archive the web left in the shared store: only this request's own key, or the parts
+    of a finished TUS upload; removed from the store when the import ends."""
+    store = shared_store()
+    request_id = current_request_id()
+    if "stored" in source:
+        key = str(source["stored"])
+        if request_id is None or key != f"{scratch_key(request_id)}{ARCHIVE_NAME}":
+            raise errors.BadRequest(MSG_NOT_AN_UPLOAD)
+        try:
+            if user is None:
+                raise errors.BadRequest(MSG_USER_GONE)
+            with store.staged(key, scratch) as path:
+                yield path
+        finally:
+            store.delete(key)
+        return
+    prefix = str(source["parts"])
+    if not prefix.startswith(UPLOADS_PREFIX) or prefix.count("/") != 2:
+        raise errors.BadRequest(MSG_NOT_AN_UPLOAD)
+    path = scratch / f"{uuid.uuid4().hex}.zip"
+    try:
+        if user is None:
+            raise errors.BadRequest(MSG_USER_GONE)
+        scratch.mkdir(parents=True, exist_ok=True)
+        with open(path, "xb") as out:
+            for key in _part_keys(prefix):
+                store.fetch_to(key, out)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+        store.delete_prefix(prefix)
 
 
 class _Limited:

@@ -4,13 +4,13 @@ Media of a full backup are extracted *before* the database transaction, into a s
 ``<uuid>/`` in the request's scratch folder (``DATA_DIR/restore/`` outside a request; streamed;
 the reader verifies each member's checksum as its last byte is read), so that the write
 transaction stays short. Inside the transaction the staged
-folder is moved to the task's media folder (one rename). ``Workspace`` removes the staging
-folder in any case and, on failure, every task folder it placed: a failed restore leaves no file.
+folder is moved to the task's media in the shared store (on the default store, one rename; on an
+object store, uploaded file by file). ``Workspace`` removes the staging folder in any case and,
+on failure, every task's media it placed: a failed restore leaves no file.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Callable, Mapping
@@ -41,10 +41,11 @@ from cvat_lite.engine.services.images import images_create
 from cvat_lite.engine.services.jobs import jobs_create_from_layout
 from cvat_lite.engine.services.labels import labels_of
 from cvat_lite.engine.services.tasks import task_create, task_files_dir
-from cvat_lite.media.frames import local_media_root
+from cvat_lite.media.frames import local_media_prefix
 from cvat_lite.media.manifest import read_manifest
 from cvat_lite.media.paths import safe_join
 from cvat_lite.requests.scratch import current_scratch_dir
+from cvat_lite.store import shared_store
 
 STAGING_DIRNAME = "restore"
 COPY_CHUNK = 1024 * 1024
@@ -62,15 +63,17 @@ class Workspace:
     def __init__(self) -> None:
         parent = current_scratch_dir() or Path(settings.DATA_DIR) / STAGING_DIRNAME
         self.root = parent / uuid.uuid4().hex
-        self.placed: list[Path] = []
+        self.placed: list[tuple[Path, str]] = []
 
     def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         if exc_type is not None:
-            for folder in self.placed:
+            for folder, prefix in self.placed:
                 shutil.rmtree(folder, ignore_errors=True)
+                if not shared_store().is_local:
+                    shared_store().delete_prefix(prefix)
         shutil.rmtree(self.root, ignore_errors=True)  # its parent stays: others may use it
 
     def folder(self, index: int) -> Path:
@@ -79,13 +82,11 @@ class Workspace:
     def place(self, task_id: int, staged: Path) -> None:
         """Move ``staged`` into place as the media folder of ``task_id`` (its files folder,
         left over by nothing but a crash, is replaced)."""
-        task_dir = task_files_dir(task_id)
+        task_dir, prefix = task_files_dir(task_id), f"tasks/{task_id}/"
         shutil.rmtree(task_dir, ignore_errors=True)
-        self.placed.append(task_dir)
-        target = local_media_root(task_id)
+        self.placed.append((task_dir, prefix))
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged, target)
+            shared_store().put_tree(local_media_prefix(task_id), staged)
         except OSError:
             raise errors.CvatLiteError(MEDIA_WRITE_FAILED) from None
 

@@ -7,10 +7,11 @@ frames). The task's Image rows are its whole media manifest, one row per sorted 
 ``frame == start_frame + n * step`` (as in CVAT).
 
 Media are read from a ``MediaSource``: the task's cloud storage (``Image.path`` is the full
-object key), the task's upload folder ``DATA_DIR/tasks/<id>/raw`` (``local``) or the share root
-(``share``: files are read in place, never copied). A cloud task whose storage link is gone
-answers every media read with ``CloudStorageUnlinked`` (409); provider errors pass through
-(409 ``cloud_storage_unavailable``, 404 ``cloud_object_not_found``).
+object key), the task's media in the shared store, ``tasks/<id>/raw/`` (``local``: the folder
+``DATA_DIR/tasks/<id>/raw`` on the default store, a key prefix in the bucket of an object store)
+or the share root (``share``: files are read in place, never copied). A cloud task whose storage
+link is gone answers every media read with ``CloudStorageUnlinked`` (409); provider errors pass
+through (409 ``cloud_storage_unavailable``, 404 ``cloud_object_not_found``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from cvat_lite.media import cache, images
 from cvat_lite.media.formats import is_image_key, mime_type_for
 from cvat_lite.media.paths import safe_join, shown
 from cvat_lite.media.selection import parse_frame_filter
+from cvat_lite.store import ObjectStore, shared_store
 
 READ_WORKERS = 8
 JPEG = "image/jpeg"
@@ -160,9 +162,54 @@ class DirectorySource(MediaSource):
                     yield full.relative_to(root).as_posix(), None
 
 
+class StoredSource(CloudSource):
+    """The media of a ``local`` task in an object store (``cvat_lite.store``): keys under
+    ``prefix``; a missing one is the same 404 as a missing file on the default store."""
+
+    def __init__(self, provider: CloudProvider, prefix: str):
+        super().__init__(provider)
+        self.prefix = prefix
+
+    @contextmanager
+    def _object_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except errors.CloudObjectNotFound as exc:
+            key = exc.key.removeprefix(self.prefix)
+            raise MediaNotFound(MSG_MEDIA_NOT_FOUND.format(path=shown(key))) from None
+
+    def read(self, path: str) -> bytes:
+        return super().read(self.prefix + path)
+
+    def read_head(self, path: str, length: int) -> bytes:
+        return super().read_head(self.prefix + path, length)
+
+    def iter_images(self, prefix: str) -> Iterator[tuple[str, Evidence | None]]:
+        for key, evidence in super().iter_images(self.prefix + prefix):
+            yield key.removeprefix(self.prefix), evidence
+
+    @contextmanager
+    def open(self, path: str) -> Iterator[IO[bytes]]:
+        with super().open(self.prefix + path) as stream:
+            yield stream
+
+
+def local_media_prefix(task_id: int) -> str:
+    """The shared store's prefix of the uploaded media of a ``local`` task."""
+    return f"tasks/{task_id}/raw/"
+
+
 def local_media_root(task_id: int) -> Path:
-    """Where the uploaded media of a ``local`` task live."""
+    """Where the uploaded media of a ``local`` task live on the default store."""
     return Path(settings.DATA_DIR) / "tasks" / str(task_id) / "raw"
+
+
+def local_media_source(task_id: int) -> MediaSource:
+    """The media of the ``local`` task ``task_id``, wherever the shared store keeps them."""
+    store = shared_store()
+    if isinstance(store, ObjectStore):
+        return StoredSource(store.provider, store.object_key(local_media_prefix(task_id)))
+    return DirectorySource(local_media_root(task_id))
 
 
 def source_for(task: Task, data: Data) -> MediaSource:
@@ -176,7 +223,7 @@ def source_for(task: Task, data: Data) -> MediaSource:
             raise errors.CloudStorageError() from None
     if data.storage == StorageChoice.SHARE:
         return DirectorySource(Path(settings.SHARE_ROOT))
-    return DirectorySource(local_media_root(task.id))
+    return local_media_source(task.id)
 
 
 # --- frame numbers -----------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from cvat_lite.store import shared_store
+
 SCRATCH_DIRNAME = "scratch"
 
 _current: ContextVar[str | None] = ContextVar("cvat_lite_request_id", default=None)
@@ -28,8 +30,19 @@ def scratch_dir(request_id: str) -> Path:
     return Path(settings.DATA_DIR) / SCRATCH_DIRNAME / request_id
 
 
+def scratch_key(request_id: str) -> str:
+    """The shared store's prefix for what a request was given by another process (on the
+    default store it is the scratch folder itself)."""
+    scratch_dir(request_id)  # the same checks
+    return f"{SCRATCH_DIRNAME}/{request_id}/"
+
+
 def scratch_remove(request_id: str) -> None:
+    """Remove the request's scratch folder, and what the shared store holds for it."""
     shutil.rmtree(scratch_dir(request_id), ignore_errors=True)
+    store = shared_store()
+    if not store.is_local:
+        store.delete_prefix(scratch_key(request_id))
 
 
 @contextlib.contextmanager
@@ -44,6 +57,10 @@ def scratch_for(request_id: str) -> Iterator[Path]:
     finally:
         _current.reset(token)
         scratch_remove(request_id)
+
+
+def current_request_id() -> str | None:
+    return _current.get()
 
 
 def current_scratch_dir() -> Path | None:

@@ -6,6 +6,7 @@ transaction commits, so a worker never sees a request whose rows do not exist ye
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -221,9 +222,10 @@ def _reconcile(request: Request) -> Request:
 
 def _discard_result(request: Request) -> None:
     if request.result_file:
-        from pathlib import Path
+        from cvat_lite.store import result_key, shared_store
 
-        Path(request.result_file).unlink(missing_ok=True)
+        with contextlib.suppress(ValueError):
+            shared_store().delete(result_key(request.result_file))
 
 
 reconcile = _reconcile

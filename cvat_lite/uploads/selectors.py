@@ -11,7 +11,9 @@ from cvat_lite import errors
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.selectors import cloud_storage_for
 from cvat_lite.media.paths import validate_relative_path
+from cvat_lite.store import shared_store
 from cvat_lite.uploads.models import Upload
+from cvat_lite.uploads.parts import parts_offset
 from cvat_lite.uploads.sources import CloudFile
 
 UPLOADS_DIRNAME = "uploads"
@@ -33,7 +35,7 @@ def upload_get(*, owner, endpoint: str, upload_id: str) -> Upload:
     except ValueError:
         raise errors.NotFound() from None
     upload = Upload.objects.filter(pk=pk, owner=owner, endpoint=endpoint).first()
-    if upload is None or not upload_path(upload).is_file():
+    if upload is None or (shared_store().is_local and not upload_path(upload).is_file()):
         raise errors.NotFound()
     return upload
 
@@ -41,6 +43,8 @@ def upload_get(*, owner, endpoint: str, upload_id: str) -> Upload:
 def upload_offset(*, upload: Upload) -> int:
     """How many bytes were received (the file is the truth, so a crash mid-chunk leaves an
     offset that matches the bytes kept)."""
+    if not shared_store().is_local:
+        return parts_offset(str(upload.pk))
     try:
         return upload_path(upload).stat().st_size
     except FileNotFoundError:

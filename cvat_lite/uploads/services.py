@@ -4,7 +4,9 @@ The bytes of a TUS upload are appended to ``DATA_DIR/uploads/<id>``, whose size 
 upload's offset. Every write holds an exclusive ``flock`` on that file (not a database lock,
 which on SQLite would block every writer while a slow client sends 10 MiB), so two PATCHes of
 one upload never interleave: the second gets a 409 with the real offset. A finished upload is
-moved to ``DATA_DIR/imports/`` and belongs to its consumer (``LocalFile.discard``).
+moved to ``DATA_DIR/imports/`` and belongs to its consumer (``LocalFile.discard``). With an
+object store as the shared store (``CVAT_LITE_SHARED_STORE``) the chunks are objects instead
+(``cvat_lite.uploads.parts``) and a finished upload is ``StoredParts``.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from cvat_lite import errors
+from cvat_lite.store import shared_store
+from cvat_lite.uploads import parts
 from cvat_lite.uploads.models import Upload
 from cvat_lite.uploads.selectors import upload_path, uploads_dir
-from cvat_lite.uploads.sources import LocalFile
+from cvat_lite.uploads.sources import LocalFile, ReceivedFile, StoredParts
 
 logger = logging.getLogger("cvat_lite.uploads")
 
@@ -140,6 +144,9 @@ def upload_create(*, owner, endpoint: str, length: int, original_name: str) -> U
     name = safe_filename(original_name)
     upload = Upload(owner=owner, endpoint=endpoint, original_name=name, length=length)
     upload.filename = f"{upload.pk.hex}{_extension(name)}"
+    if not shared_store().is_local:  # its parts are written by the chunks
+        upload.save(force_insert=True)
+        return upload
     path = upload_path(upload)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(exist_ok=False)
@@ -158,6 +165,8 @@ def upload_append(
     offset. 409 if ``offset`` is not the upload's (or a chunk is being written), 413 if the
     chunk would pass ``upload.length``. A stream that ends early (the client went away) keeps
     what arrived, as TUS allows."""
+    if not shared_store().is_local:
+        return _parts_append(upload, offset, stream, content_length)
     with _locked(upload_path(upload), missing=errors.NotFound()) as file:
         current = os.fstat(file.fileno()).st_size
         if offset != current:
@@ -177,6 +186,28 @@ def upload_append(
         return file.tell()
 
 
+def _parts_busy(upload: Upload) -> errors.UploadOffsetConflict:
+    offset = parts.parts_offset(str(upload.pk))
+    return errors.UploadOffsetConflict(MSG_BUSY, offset=offset, code="upload_busy")
+
+
+def _parts_append(
+    upload: Upload, offset: int, stream: _Readable | None, content_length: int
+) -> int:
+    with parts.parts_locked(str(upload.pk), busy=lambda: _parts_busy(upload)) as current:
+        if offset != current:
+            raise errors.UploadOffsetConflict(
+                MSG_OFFSET_MISMATCH.format(sent=offset, offset=current), offset=current
+            )
+        if current + content_length > upload.length:
+            raise errors.TooLarge(
+                MSG_PAST_LENGTH.format(length=upload.length),
+                code="upload_past_length",
+                extra={"offset": current, "length": upload.length},
+            )
+        return parts.parts_append(str(upload.pk), current, stream, content_length)
+
+
 def _copy(stream: _Readable | None, file: BinaryIO, size: int) -> None:
     remaining = size
     while remaining > 0 and stream is not None:
@@ -191,7 +222,7 @@ def _copy(stream: _Readable | None, file: BinaryIO, size: int) -> None:
         remaining -= len(piece)
 
 
-def upload_finish(*, owner, endpoint: str, filename: str) -> LocalFile:
+def upload_finish(*, owner, endpoint: str, filename: str) -> ReceivedFile:
     """Upload-Finish: the caller's complete upload named ``filename`` (its Upload-Filename) on
     this endpoint becomes a ``LocalFile`` in ``DATA_DIR/imports/``; the row is deleted.
     Unknown, another user's or incomplete → 400."""
@@ -208,6 +239,8 @@ def upload_finish(*, owner, endpoint: str, filename: str) -> LocalFile:
         )
         if upload is None:
             raise unknown
+        if not shared_store().is_local:
+            return _parts_finish(upload)
         source = upload_path(upload)
         with _locked(source, missing=unknown) as file:
             offset = os.fstat(file.fileno()).st_size
@@ -221,6 +254,19 @@ def upload_finish(*, owner, endpoint: str, filename: str) -> LocalFile:
             upload.delete()
             os.replace(source, destination)
     return LocalFile(path=destination, original_name=upload.original_name)
+
+
+def _parts_finish(upload: Upload) -> StoredParts:
+    upload_id = str(upload.pk)
+    with parts.parts_locked(upload_id, busy=lambda: _parts_busy(upload)) as offset:
+        if offset != upload.length:
+            raise errors.BadRequest(
+                MSG_INCOMPLETE.format(offset=offset, length=upload.length),
+                code="upload_incomplete",
+                extra={"offset": offset, "length": upload.length},
+            )
+        upload.delete()
+    return StoredParts(prefix=parts.parts_prefix(upload_id), original_name=upload.original_name)
 
 
 # --- bounds ------------------------------------------------------------------------------------
@@ -256,8 +302,9 @@ def _quota_check(*, owner, length: int) -> None:
             code="upload_space_full",
             extra={"limit": limit},
         )
-    to_write = sum(max(declared - _stored(pk), 0) for pk, declared in pending)
-    _disk_check(needed=to_write + length)
+    if shared_store().is_local:  # a bucket has no free space to check
+        to_write = sum(max(declared - _stored(pk), 0) for pk, declared in pending)
+        _disk_check(needed=to_write + length)
 
 
 def _stored(pk: uuid.UUID) -> int:
@@ -310,6 +357,8 @@ def uploads_expire(*, older_than: timedelta) -> int:
     the uploads area that have no row (left by a crash). Uploads being written are kept.
     Returns how many uploads were removed."""
     cutoff = timezone.now() - older_than
+    if not shared_store().is_local:
+        return _parts_expire(cutoff)
     removed = 0
     for upload in Upload.objects.filter(created_date__lte=cutoff):
         path = upload_path(upload)
@@ -325,6 +374,25 @@ def uploads_expire(*, older_than: timedelta) -> int:
             Upload.objects.filter(pk=upload.pk).delete()
         removed += 1
     _remove_orphans(cutoff)
+    return removed
+
+
+def _parts_expire(cutoff: datetime) -> int:
+    removed = 0
+    for upload in Upload.objects.filter(created_date__lte=cutoff):
+        upload_id = str(upload.pk)
+        try:
+            with parts.parts_locked(upload_id, busy=errors.Conflict):
+                written = parts.parts_last_write(upload_id)
+                if written is not None and written > cutoff.timestamp():
+                    continue
+                Upload.objects.filter(pk=upload.pk).delete()
+                shared_store().delete_prefix(parts.parts_prefix(upload_id))
+        except errors.Conflict:  # being written right now
+            continue
+        removed += 1
+    known = {str(pk) for pk in Upload.objects.values_list("pk", flat=True)}
+    parts.parts_expire_orphans(known=known, cutoff=cutoff)
     return removed
 
 

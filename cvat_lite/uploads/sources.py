@@ -19,6 +19,20 @@ class LocalFile:
 
 
 @dataclass(frozen=True)
+class StoredParts:
+    """A finished TUS upload on an object store (``cvat_lite.uploads.parts``): its parts under
+    ``prefix``, concatenated by its consumer (the import job, which deletes them when done)."""
+
+    prefix: str
+    original_name: str
+
+    def discard(self) -> None:
+        from cvat_lite.store import shared_store
+
+        shared_store().delete_prefix(self.prefix)
+
+
+@dataclass(frozen=True)
 class CloudFile:
     """``?location=cloud_storage``: an object of a cloud storage the caller may see, not yet
     downloaded (the worker reads it)."""
@@ -27,4 +41,5 @@ class CloudFile:
     key: str
 
 
-UploadSource = LocalFile | CloudFile
+ReceivedFile = LocalFile | StoredParts
+UploadSource = LocalFile | StoredParts | CloudFile

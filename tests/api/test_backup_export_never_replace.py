@@ -98,7 +98,7 @@ def test_a_local_result_never_replaces_a_file(tmp_path):
     partial.write_bytes(b"new result")
     existing = folder / "0123abcd.zip"
     existing.write_bytes(b"another request's result")
-    final = result_commit(partial)
+    final = folder.parent / result_commit(partial)  # a key of the shared store (DATA_DIR)
     assert final != existing and final.parent == folder and final.read_bytes() == b"new result"
     assert existing.read_bytes() == b"another request's result"
     assert not partial.exists()

@@ -4,7 +4,8 @@ Where the media come from is derived, never taken from the client: ``cloud_stora
 ``cloud_storage`` (``server_files`` are object keys, folders end with "/", at most one
 ``*.jsonl`` manifest), ``server_files`` without it → ``share`` (paths under ``SHARE_ROOT``, read
 in place at frame time; ``copy_data`` copies them into the task instead, making it ``local``),
-uploaded ``client_files`` → ``local`` (saved in ``DATA_DIR/tasks/<id>/raw``).
+uploaded ``client_files`` → ``local`` (saved in the shared store under ``tasks/<id>/raw/``:
+``DATA_DIR/tasks/<id>/raw`` by default, a bucket when nodes share no disk).
 
 The worker (``task_data_create_job``) lists the media, applies ``filename_pattern`` /
 ``server_files_exclude``, sorts, checks the frame range, learns each image's size — from the
@@ -19,7 +20,6 @@ import dataclasses
 import os
 import posixpath
 import secrets
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +47,9 @@ from cvat_lite.media.frames import (
     CloudSource,
     DirectorySource,
     MediaSource,
+    local_media_prefix,
     local_media_root,
+    local_media_source,
 )
 from cvat_lite.media.manifest import manifest_dir, manifest_key_prefix, read_manifest
 from cvat_lite.media.paths import safe_join, shown, validate_relative_path
@@ -61,6 +63,7 @@ from cvat_lite.media.selection import (
 )
 from cvat_lite.requests.models import Request, RequestAction
 from cvat_lite.requests.services import ACTIVE_STATUSES, RequestSpec, reconcile, request_submit
+from cvat_lite.store import shared_store
 
 JOB_FUNC = "cvat_lite.engine.services.data.task_data_create_job"
 DEFAULT_CHUNK_SIZE = 36
@@ -131,18 +134,22 @@ def _check_no_data(task: Task) -> None:
 def task_data_upload_start(*, task: Task) -> None:
     """``Upload-Start``: begin a fresh set of uploads for the task."""
     _check_no_data(task)
-    root = local_media_root(task.id)
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    store = shared_store()
+    store.delete_prefix(local_media_prefix(task.id))
+    if store.is_local:  # an empty folder, as before the shared store
+        local_media_root(task.id).mkdir(parents=True)
 
 
-def _uploaded_names(root: Path) -> list[str]:
-    if not root.is_dir():
-        return []
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+def _uploaded(prefix: str) -> dict[str, int]:
+    """The files saved under ``prefix``: name → size."""
+    return {key.removeprefix(prefix): size for key, size in shared_store().list(prefix)}
 
 
-def _save_uploads(root: Path, files: Sequence[UploadedFile]) -> list[str]:
+def _uploaded_names(prefix: str) -> list[str]:
+    return sorted(_uploaded(prefix))
+
+
+def _save_uploads(prefix: str, files: Sequence[UploadedFile]) -> list[str]:
     names = [os.path.basename(f.name or "") for f in files]
     for name in names:
         validate_relative_path(name)
@@ -150,28 +157,25 @@ def _save_uploads(root: Path, files: Sequence[UploadedFile]) -> list[str]:
     if duplicates:
         raise errors.BadRequest(MSG_DUPLICATE_UPLOAD.format(name=shown(min(duplicates))))
     limit = settings.MAX_UPLOAD_SIZE
-    existing = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.is_dir() else 0
-    if existing + sum(f.size or 0 for f in files) > limit:
+    existing = _uploaded(prefix)
+    if sum(existing.values()) + sum(f.size or 0 for f in files) > limit:
         raise errors.TooLarge(MSG_UPLOAD_TOO_LARGE.format(limit=limit))
-    root.mkdir(parents=True, exist_ok=True)
+    store = shared_store()
     for name, upload in zip(names, files, strict=True):
-        target = safe_join(root, name)
-        if target.exists():
+        if name in existing:
             raise errors.BadRequest(MSG_DUPLICATE_UPLOAD.format(name=shown(name)))
-        with target.open("wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
+        store.put_chunks(prefix + name, upload.chunks(), upload.size)
     return names
 
 
 def task_data_upload_files(*, task: Task, files: Sequence[UploadedFile]) -> int:
     """``Upload-Multiple``: save a batch of uploaded files. Returns how many."""
     _check_no_data(task)
-    root = local_media_root(task.id)
+    prefix = local_media_prefix(task.id)
     try:
-        return len(_save_uploads(root, files))
+        return len(_save_uploads(prefix, files))
     except BaseException:  # the upload is abandoned: keep nothing
-        shutil.rmtree(root, ignore_errors=True)
+        shared_store().delete_prefix(prefix)
         raise
 
 
@@ -233,10 +237,10 @@ def task_data_submit(
     requests may have saved files already. On a refusal nothing is kept (uploads included).
     """
     _check_no_data(task)
-    root = local_media_root(task.id)
-    local = bool(files) or (uploaded and bool(_uploaded_names(root)))
+    prefix = local_media_prefix(task.id)
+    local = bool(files) or (uploaded and bool(_uploaded_names(prefix)))
     if uploaded and not local:  # an Upload-Start folder that got no file
-        shutil.rmtree(root, ignore_errors=True)
+        shared_store().delete_prefix(prefix)
     try:
         _check_frames(options)
         if local and options.server_files:
@@ -248,9 +252,9 @@ def task_data_submit(
         if local:
             storage = StorageChoice.LOCAL
             if not uploaded:
-                shutil.rmtree(root, ignore_errors=True)
-            names = _save_uploads(root, files) if files else []
-            server_files = _uploaded_names(root)
+                shared_store().delete_prefix(prefix)
+            names = _save_uploads(prefix, files) if files else []
+            server_files = _uploaded_names(prefix)
             if names and options.sorting_method == "predefined" and not options.upload_file_order:
                 options = dataclasses.replace(options, upload_file_order=names)
             _check_upload_order(server_files, options)
@@ -291,7 +295,7 @@ def task_data_submit(
         )
     except BaseException:
         if local:
-            shutil.rmtree(root, ignore_errors=True)
+            shared_store().delete_prefix(prefix)
         raise
 
 
@@ -505,11 +509,10 @@ def _collect(
 
 
 def _copy_into_task(media: list[_Media], task_id: int) -> None:
-    share, root = Path(settings.SHARE_ROOT), local_media_root(task_id)
+    share, prefix, store = Path(settings.SHARE_ROOT), local_media_prefix(task_id), shared_store()
     for item in media:
-        target = safe_join(root, item.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(safe_join(share, item.path), target)
+        with open(safe_join(share, item.path), "rb") as stream:
+            store.put_stream(prefix + item.path, stream)
 
 
 def _save(
@@ -759,7 +762,7 @@ def task_data_create(
     elif storage == StorageChoice.SHARE:
         source = DirectorySource(Path(settings.SHARE_ROOT))
     else:
-        source = DirectorySource(local_media_root(task_id))
+        source = local_media_source(task_id)
     streamed = _StreamedCreate(task_id, storage, cloud_storage, options, progress)
     if streamed.applies():
         data = streamed.run(source)
@@ -795,7 +798,7 @@ def task_data_create_job(
         )
     except BaseException:
         if not Task.objects.filter(pk=task_id, data__isnull=False).exists():
-            shutil.rmtree(local_media_root(task_id), ignore_errors=True)
+            shared_store().delete_prefix(local_media_prefix(task_id))
         raise
     return RequestResult(result_id=task_id, message=MSG_CREATED.format(size=data.size))
 

@@ -25,6 +25,7 @@ from cvat_lite.engine.services.projects import (
     STATUS_INVALID,
     storage_location_clean,
 )
+from cvat_lite.store import shared_store
 
 PROJECT_NOT_FOUND = "Project {id} does not exist."
 TASK_LABELS_IN_PROJECT = "A task in a project uses the project's labels and cannot have its own."
@@ -117,11 +118,18 @@ def task_update(*, task: Task, user, changes: Mapping[str, Any]) -> Task:
 def task_delete(*, task: Task) -> None:
     """Delete a task with its jobs, annotations, labels, data (images) and files."""
     data = task.data
-    files = task_files_dir(task.id)
+    files, prefix = task_files_dir(task.id), f"tasks/{task.id}/"
     task.delete()
     if data is not None:
         data.delete()
-    transaction.on_commit(lambda: shutil.rmtree(files, ignore_errors=True))
+    transaction.on_commit(lambda: _files_remove(files, prefix))
+
+
+def _files_remove(files: Path, prefix: str) -> None:
+    shutil.rmtree(files, ignore_errors=True)
+    store = shared_store()
+    if not store.is_local:
+        store.delete_prefix(prefix)
 
 
 def _project(project_id: Any, user) -> Project:
