@@ -5,9 +5,11 @@ of compact shapes and tags (``{"type":"points","points":[3,4],"frame":0,"label":
 like: every optional key left out, so each object is as few bytes as the format allows), then,
 in a fresh interpreter each, measures the peak RSS growth of:
 
-- ``parse``: what a restore does with that member (``read_task_json`` then
-  ``read_annotations_json``: the strict JSON loader and the specs built from it);
-- ``restore``: ``backup_restore_task`` of the archive, rows written (a fresh SQLite database);
+- ``parse``: what a restore's checks do with that member (``read_task_json`` then
+  ``stream_annotations``: the strict lazy JSON loader, then every object's spec built and
+  dropped in turn);
+- ``restore``: ``backup_restore_task`` of the archive, rows written (a fresh SQLite database,
+  or with ``--database-url`` that database, migrated first: use a scratch one);
 - ``floor``: ``json.loads`` of the same bytes, nothing else.
 
 Printed as ``BENCH import_<mode>_peak_mb <MiB>`` and ``BENCH import_<mode>_x_member <x>``
@@ -103,7 +105,7 @@ def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * __import__("os").sysconf("SC_PAGE_SIZE")
 from cvat_lite.backup.archive import ArchiveReader
-from cvat_lite.backup.format import read_annotations_json, read_task_json
+from cvat_lite.backup.format import read_task_json, stream_annotations
 path, mode = sys.argv[1], sys.argv[2]
 if mode == "floor":
     data = zipfile.ZipFile(path).read("annotations.json")
@@ -113,7 +115,9 @@ elif mode == "parse":
     before = rss()
     with ArchiveReader(path) as reader:
         spec = read_task_json(reader)
-        jobs = read_annotations_json(reader, spec=spec)
+        for job in stream_annotations(reader, spec=spec):
+            for _ in job.objects:
+                pass
 else:  # the whole restore, into a fresh SQLite database
     import django
     from django.core.management import call_command
@@ -121,7 +125,7 @@ else:  # the whole restore, into a fresh SQLite database
     call_command("migrate", verbosity=0)
     from django.contrib.auth import get_user_model
     from cvat_lite.backup.restore import backup_restore_task
-    owner = get_user_model().objects.create(username="bench")
+    owner = get_user_model().objects.create(username=__import__("uuid").uuid4().hex)
     before = rss()
     backup_restore_task(owner=owner, archive_path=path)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -132,14 +136,16 @@ print(max(peak - before, 0))
 MODES = ("floor", "parse", "restore")
 
 
-def measure(path: Path, mode: str) -> int:
+def measure(path: Path, mode: str, database_url: str | None = None) -> int:
     """Peak RSS growth in bytes of ``mode`` (see ``MODES``) in a fresh interpreter; the whole
-    restore runs on its own SQLite database under the archive's folder."""
+    restore runs on ``database_url``, or its own SQLite database under the archive's folder."""
     data = path.parent / f"data-{mode}"
     data.mkdir()
     env = {key: value for key, value in os.environ.items() if key != "CVAT_LITE_DATABASE_URL"}
     env |= {"CVAT_LITE_DATA_DIR": str(data), "DJANGO_SETTINGS_MODULE": "cvat_lite.settings"}
     env |= {"CVAT_LITE_LOG_LEVEL": "WARNING"}
+    if database_url:
+        env["CVAT_LITE_DATABASE_URL"] = database_url
     out = subprocess.run(
         [sys.executable, "-c", _CHILD, str(path), mode], capture_output=True, text=True, env=env
     )
@@ -151,6 +157,10 @@ def measure(path: Path, mode: str) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=float, default=32, help="annotations.json size in MiB")
+    parser.add_argument(
+        "--database-url",
+        help="restore into this database (migrated first; a scratch one) instead of SQLite",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "b.zip"
@@ -159,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"BENCH import_member_bytes {member}", flush=True)
         results = {}
         for mode in MODES:
-            grown = measure(path, mode)
+            grown = measure(path, mode, args.database_url)
             results[mode] = grown
             print(f"BENCH import_{mode}_peak_mb {grown / MiB:.1f}", flush=True)
             print(f"BENCH import_{mode}_x_member {grown / member:.1f}", flush=True)

@@ -30,7 +30,8 @@ class Limits:
     # deflate cannot exceed ~1032:1; a ZIP bomb is far above 200:1.
     max_ratio: int = 200
     ratio_threshold: int = 1 * MiB
-    # annotations.json is read whole and parsed, so its size bounds the parser's memory.
+    # annotations.json is read whole (its objects one at a time), so its size bounds a restore's
+    # memory: about 10x the member (docs/security.md, "Import limits").
     max_annotations_size: int = 512 * MiB
     # task.json and project.json, read whole too. Larger than labels need: with custom
     # segments or a ground-truth pool, CVAT lists every frame's file name in each job.
@@ -39,7 +40,8 @@ class Limits:
     max_name_length: int = 1280
     # Counts inside the documents (contract 9), checked on the parsed JSON before any spec is
     # built, so that the rows a restore writes stay bounded (docs/security.md lists them).
-    # Jobs of one task: 1,000,000 images in jobs of 100 frames with one consensus replica.
+    # Jobs of one task: 1,000,000 images in jobs of 100 frames with one consensus replica. Task
+    # creation refuses more (``segments_create``), so that every task's backup restores.
     max_jobs: int = 20_000
     # Labels of a task or project, skeleton sublabels included (ImageNet-21k has ~21,800).
     max_labels: int = 25_000

@@ -23,14 +23,13 @@ from cvat_lite.backup.format import (
     DATA_DIR,
     MANIFEST,
     TASK_JSON,
-    JobAnnotationsSpec,
     JobSpec,
     LabelSpec,
     TaskSpec,
     check_task_layout,
-    max_frame,
-    object_count,
-    read_annotations_json,
+    frames_of,
+    spec_object_count,
+    stream_annotations,
 )
 from cvat_lite.engine.models import JobType
 from cvat_lite.errors import ArchiveError
@@ -65,13 +64,23 @@ ATTRIBUTE_NOT_IN_PROJECT = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class JobSummary:
+    """What the plan keeps of one job's annotations: they are read again, one object at a time,
+    when the rows are written (``restore_write``), so that no restore holds a task's objects."""
+
+    version: int
+    objects: int  # top-level and nested, as ``Limits.max_objects`` counts them
+    max_frame: int | None  # the largest frame an object touches; None without objects
+
+
 @dataclass
 class TaskPlan:
     """One task of an archive, checked, ready to be written."""
 
     prefix: str  # "" for a task backup, "task_<i>/" inside a project backup
     spec: TaskSpec
-    annotations: list[JobAnnotationsSpec]
+    annotations: list[JobSummary]  # one per job, in archive order
     image_count: int  # manifest entries (repeated honeypot images counted)
     jobs: list[dict[str, Any]]  # the layout for ``jobs_create_from_layout``, in archive order
     segment_size: int
@@ -110,7 +119,7 @@ def plan_task(
     layout = check_task_layout(reader, prefix, on_entry=scan)
     spec = layout.spec
     task_json = prefix + TASK_JSON
-    annotations = read_annotations_json(reader, prefix, spec=spec, objects_before=objects_before)
+    annotations = _summaries(reader, prefix, spec, objects_before)
     _check_image_count(spec, layout.image_count, prefix)
     key_prefix = _key_prefix(spec, task_json)
     if scan.too_long is not None:
@@ -133,7 +142,7 @@ def plan_task(
         media=media,
         media_bytes=sum(reader.size(prefix + DATA_DIR + path) for path in media),
         key_prefix=key_prefix,
-        object_count=object_count(annotations),
+        object_count=sum(job.objects for job in annotations),
     )
 
 
@@ -320,11 +329,25 @@ def _segments(spec: TaskSpec) -> tuple[int, int | None]:
 # --- annotations and labels --------------------------------------------------------------------
 
 
-def _check_annotation_frames(
-    annotations: list[JobAnnotationsSpec], frame_count: int, prefix: str
-) -> None:
+def _summaries(
+    reader: ArchiveReader, prefix: str, spec: TaskSpec, objects_before: int
+) -> list[JobSummary]:
+    """annotations.json read and checked (``format.stream_annotations``), one object at a
+    time, each object dropped once it is counted."""
+    summaries = []
+    for job in stream_annotations(reader, prefix, spec=spec, objects_before=objects_before):
+        objects, last = 0, None
+        for _, obj in job.objects:
+            objects += spec_object_count(obj)
+            frame = max(frames_of(obj))
+            last = frame if last is None else max(last, frame)
+        summaries.append(JobSummary(version=job.version, objects=objects, max_frame=last))
+    return summaries
+
+
+def _check_annotation_frames(annotations: list[JobSummary], frame_count: int, prefix: str) -> None:
     for index, job in enumerate(annotations):
-        frame = max_frame(job)
+        frame = job.max_frame
         if frame is not None and frame >= frame_count:
             raise ArchiveError(
                 ANNOTATION_FRAME.format(

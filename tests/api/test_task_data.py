@@ -526,6 +526,23 @@ def test_too_many_images_fails(api, user, storage, s3_emulator, s3_bucket, drain
     assert _failed(request, task) == "The task would have 3 images; the limit is 2."
 
 
+def test_more_jobs_than_a_restore_accepts_fails(
+    api, user, storage, s3_emulator, s3_bucket, drain, settings
+):
+    """segment_size 1 on 3 images makes 3 jobs: past the import limit, the task would have a
+    backup that cannot be restored."""
+    settings.BACKUP_MAX_JOBS = 2
+    entries = [{"name": f"{i}", "extension": ".jpg", "width": 1, "height": 1} for i in range(3)]
+    s3_emulator.put(s3_bucket, "m.jsonl", manifest_bytes(entries))
+    task = make_task(user, segment_size=1)
+    request = create_data(
+        api, task, {"server_files": ["m.jsonl"], "cloud_storage_id": storage.id}, drain
+    )
+    assert _failed(request, task) == (
+        "The task would have 3 jobs; the limit is 2. Choose a larger segment_size."
+    )
+
+
 def test_failed_local_upload_leaves_no_file(api, user, drain):
     task = make_task(user)
     response = api.post(

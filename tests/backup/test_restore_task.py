@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 
 from cvat_lite.backup.archive import ArchiveReader
 from cvat_lite.backup.format import (
@@ -132,6 +133,20 @@ def test_object_ids_are_unique_in_the_task_and_the_counter_follows(tmp_path, use
                 ]
     assert sorted(ids) == list(range(1, len(ids) + 1))
     assert {row.next_id for row in rows} == {len(ids) + 1}
+
+
+def test_annotation_rows_are_checked_json_again_after_a_restore(tmp_path, user):
+    """A restore writes the rows' JSON text as it made it (on SQLite without the JSON_VALID
+    check, which would parse it into several times its size); the database checks every later
+    write again."""
+    task = _restore(task_backup(3), tmp_path, user).obj
+    row = JobAnnotations.objects.filter(job__segment__task=task).exclude(tags=[]).first()
+    restored = row.tags
+    table = connection.ops.quote_name(JobAnnotations._meta.db_table)
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET tags = %s WHERE id = %s", ["[not json", row.id])
+    row.refresh_from_db()
+    assert row.tags == restored
 
 
 def test_a_lightweight_backup_restores_an_unlinked_cloud_task(tmp_path, user):

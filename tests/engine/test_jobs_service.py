@@ -165,3 +165,28 @@ def test_job_update_moves_status_with_stage(user):
         service.job_update(job=job, state="done")
     job.refresh_from_db()
     assert job.state == "completed"
+
+
+@pytest.mark.parametrize(("segment_size", "overlap", "frames"), [(1, 0, 5), (4, 2, 12)])
+def test_more_jobs_than_a_restore_accepts_are_refused(
+    user, settings, segment_size, overlap, frames
+):
+    """Every task's backup can be restored: segments_create refuses the jobs a restore would
+    refuse (``BACKUP_MAX_JOBS``) and creates nothing."""
+    settings.BACKUP_MAX_JOBS = 4
+    task = _task(user, segment_size=segment_size, overlap=overlap)
+    with pytest.raises(errors.BadRequest) as caught:
+        service.segments_create(task=task, frames=range(frames))
+    error = caught.value
+    assert (error.status, error.code) == (400, "too_many_jobs")
+    assert error.message == (
+        "The task would have 5 jobs; the limit is 4. Choose a larger segment_size."
+    )
+    assert not Segment.objects.filter(task=task).exists()
+    assert not Job.objects.filter(segment__task=task).exists()
+
+
+def test_as_many_jobs_as_a_restore_accepts(user, settings):
+    settings.BACKUP_MAX_JOBS = 5
+    task = _task(user, segment_size=1)
+    assert len(service.segments_create(task=task, frames=range(5))) == 5

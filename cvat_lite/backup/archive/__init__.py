@@ -20,12 +20,19 @@ streams that count the bytes a member really inflates to, map CRC and inflate er
 byte is read, so media are read once. ``verify_checksums()`` then hashes only the members that
 were not read whole. Archives without ``checksums.sha256`` (CVAT's) are accepted.
 
-``safe_json.load_json`` parses the archive's JSON documents strictly.
+``safe_json.load_json`` parses the archive's JSON documents strictly; ``load_json_lazily`` does
+the same for annotations.json, leaving its lists of objects to be parsed one object at a time.
 """
 
 from cvat_lite.backup.archive.names import CHECKSUMS_NAME, member_name_problem
 from cvat_lite.backup.archive.reader import ArchiveReader
-from cvat_lite.backup.archive.safe_json import MAX_JSON_DEPTH, MAX_NUMBER_DIGITS, load_json
+from cvat_lite.backup.archive.safe_json import (
+    MAX_JSON_DEPTH,
+    MAX_NUMBER_DIGITS,
+    LazyItems,
+    load_json,
+    load_json_lazily,
+)
 from cvat_lite.backup.archive.writer import STORED_EXTENSIONS, ArchiveWriter
 from cvat_lite.backup.limits import Limits
 
@@ -36,7 +43,9 @@ __all__ = [
     "STORED_EXTENSIONS",
     "ArchiveReader",
     "ArchiveWriter",
+    "LazyItems",
     "Limits",
     "load_json",
+    "load_json_lazily",
     "member_name_problem",
 ]

@@ -23,10 +23,14 @@ project.json), ``annotations`` (annotations.json), ``layout`` (members of a task
 
 from cvat_lite.backup.format.annotations import (
     JobAnnotationsSpec,
+    JobStream,
     build_annotations_json,
+    frames_of,
     max_frame,
     object_count,
     parse_annotations_json,
+    spec_object_count,
+    stream_annotations_json,
 )
 from cvat_lite.backup.format.base import (
     ANNOTATIONS_JSON,
@@ -46,6 +50,7 @@ from cvat_lite.backup.format.layout import (
     read_annotations_json,
     read_project_json,
     read_task_json,
+    stream_annotations,
     task_folder,
     task_folders,
 )
@@ -80,6 +85,7 @@ __all__ = [
     "DataSpec",
     "JobAnnotationsSpec",
     "JobSpec",
+    "JobStream",
     "LabelSpec",
     "OriginSpec",
     "ProjectSpec",
@@ -90,6 +96,7 @@ __all__ = [
     "build_task_json",
     "check_task_layout",
     "complete_task_spec",
+    "frames_of",
     "guide_note",
     "max_frame",
     "object_count",
@@ -99,6 +106,9 @@ __all__ = [
     "read_annotations_json",
     "read_project_json",
     "read_task_json",
+    "spec_object_count",
+    "stream_annotations",
+    "stream_annotations_json",
     "task_folder",
     "task_folders",
 ]

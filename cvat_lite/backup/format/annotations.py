@@ -1,9 +1,16 @@
-"""annotations.json: one entry per job, CVAT's objects with labels and attributes by name."""
+"""annotations.json: one entry per job, CVAT's objects with labels and attributes by name.
+
+``parse_annotations_json`` reads a parsed document whole. A restore reads the member with
+``load_json_lazily`` instead (``count_raw_objects`` counting its objects on the way) and then
+``stream_annotations_json``: the same checks, in the same order, with the same errors, one
+object at a time, so that its memory is the document's text plus one job's output (contract 9,
+bench/import_memory.py).
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,6 +210,32 @@ def _count_objects(jobs: list[Any], limit: int) -> int:
     return count
 
 
+def _count_item(item: Any) -> int:
+    """One object of a job's list, counted as ``_count_objects`` counts it."""
+    if not isinstance(item, dict) or ("elements" not in item and "shapes" not in item):
+        return 1
+    count = 0
+    stack = [item]
+    while stack:
+        item = stack.pop()
+        count += 1
+        stack.extend(_children(item, "elements"))
+        count += len(_children(item, "shapes"))
+    return count
+
+
+class RawObjectCount:
+    """An ``on_item`` for ``load_json_lazily``: counts the objects of annotations.json (as
+    ``parse_annotations_json`` counts them on the raw document) while the document loads."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, key: str, item: Any) -> None:
+        if key in ("tags", "shapes", "tracks"):
+            self.count += _count_item(item)
+
+
 def object_count(jobs: list[JobAnnotationsSpec]) -> int:
     """The annotation objects of parsed jobs, counted as ``Limits.max_objects`` counts them."""
     return _count_objects(build_annotations_json(jobs), limit=2**63)
@@ -228,27 +261,88 @@ def parse_annotations_json(
     each object is replaced by its spec as it is read, so that one copy is alive at a time;
     the document is not to be used afterwards."""
     limits = limits or Limits()
-    if not isinstance(obj, list):
-        raise ArchiveError(NOT_LIST.format(what=what))
-    if len(obj) != job_count:
-        raise ArchiveError(JOB_COUNT.format(what=what, count=len(obj), jobs=job_count))
-    if objects_before + _count_objects(obj, limits.max_objects) > limits.max_objects:
-        raise ArchiveError(TOO_MANY_OBJECTS.format(what=what, limit=limits.max_objects))
+    _check_jobs(obj, job_count, what)
+    _check_object_count(objects_before + _count_objects(obj, limits.max_objects), what, limits)
     reader = _Annotations(what, labels, limits)
     jobs = []
     for index, item in enumerate(obj):
         job = Fields(what, f"[{index}]", item)
-        if job.items("intervals", []):  # CVAT's audio tasks, which cvat_lite does not have
-            raise job.fail(INTERVALS_NOT_SUPPORTED, "intervals")
         jobs.append(
             JobAnnotationsSpec(
-                version=job.integer("version", 0),
+                version=_job_version(job),
                 tags=_read(job, "tags", reader.tag, consume),
                 shapes=_read(job, "shapes", reader.shape, consume),
                 tracks=_read(job, "tracks", reader.track, consume),
             )
         )
     return jobs
+
+
+def _check_jobs(obj: Any, job_count: int, what: str) -> None:
+    if not isinstance(obj, list):
+        raise ArchiveError(NOT_LIST.format(what=what))
+    if len(obj) != job_count:
+        raise ArchiveError(JOB_COUNT.format(what=what, count=len(obj), jobs=job_count))
+
+
+def _check_object_count(count: int, what: str, limits: Limits) -> None:
+    if count > limits.max_objects:
+        raise ArchiveError(TOO_MANY_OBJECTS.format(what=what, limit=limits.max_objects))
+
+
+def _job_version(job: Fields) -> int:
+    """A job entry's checks before its objects, and its version."""
+    if job.items("intervals", []):  # CVAT's audio tasks, which cvat_lite does not have
+        raise job.fail(INTERVALS_NOT_SUPPORTED, "intervals")
+    return job.integer("version", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class JobStream:
+    """One job of ``stream_annotations_json``: its version and its objects, read (and checked)
+    as ``objects`` is iterated."""
+
+    version: int
+    objects: Iterable[tuple[str, dict[str, Any]]]  # (kind, spec) for the tags, shapes, tracks
+
+
+def stream_annotations_json(
+    obj: Any,
+    *,
+    raw_count: int,
+    labels: list[LabelSpec],
+    job_count: int,
+    what: str = ANNOTATIONS_JSON,
+    limits: Limits | None = None,
+    objects_before: int = 0,
+) -> Generator[JobStream]:
+    """``parse_annotations_json`` of a document from ``load_json_lazily`` (``raw_count``: its
+    objects, from ``RawObjectCount``), one job at a time and, in each job, one object at a time:
+    consume each job's ``objects`` before taking the next job, and the errors are those of
+    ``parse_annotations_json``, in the same order. Nothing is kept: each spec is the caller's."""
+    limits = limits or Limits()
+    _check_jobs(obj, job_count, what)
+    _check_object_count(objects_before + raw_count, what, limits)
+    reader = _Annotations(what, labels, limits)
+    for index, item in enumerate(obj):
+        job = Fields(what, f"[{index}]", item)
+        yield JobStream(version=_job_version(job), objects=_job_objects(job, reader))
+
+
+def _job_objects(job: Fields, reader: _Annotations) -> Iterator[tuple[str, dict[str, Any]]]:
+    for kind, read in (("tags", reader.tag), ("shapes", reader.shape), ("tracks", reader.track)):
+        for obj in job.objects(kind, []):
+            yield kind, read(obj)
+
+
+def spec_object_count(obj: Mapping[str, Any]) -> int:
+    """One parsed object (a spec), counted as ``object_count`` counts it."""
+    return _count_item(obj)
+
+
+def frames_of(obj: Mapping[str, Any]) -> Iterator[int]:
+    """The frames one parsed object (a spec) touches."""
+    return _frames_of(obj)
 
 
 def _read(job: Fields, key: str, read: Callable[[Fields], dict], consume: bool) -> list[dict]:

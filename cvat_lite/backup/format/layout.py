@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from cvat_lite.backup.archive import ArchiveReader, load_json
-from cvat_lite.backup.format.annotations import JobAnnotationsSpec, parse_annotations_json
+from cvat_lite.backup.archive import ArchiveReader, load_json, load_json_lazily
+from cvat_lite.backup.format.annotations import (
+    JobAnnotationsSpec,
+    JobStream,
+    RawObjectCount,
+    stream_annotations_json,
+)
 from cvat_lite.backup.format.base import (
     ANNOTATIONS_JSON,
     DATA_DIR,
@@ -85,19 +90,45 @@ def read_annotations_json(
 ) -> list[JobAnnotationsSpec]:
     """The task's annotations; ``objects_before`` are those of the archive's tasks read
     before (``Limits.max_objects`` bounds the archive's)."""
+    jobs = []
+    for job in stream_annotations(reader, prefix, spec=spec, objects_before=objects_before):
+        read = JobAnnotationsSpec(version=job.version)
+        for kind, obj in job.objects:
+            getattr(read, kind).append(obj)
+        jobs.append(read)
+    return jobs
+
+
+def stream_annotations(
+    reader: ArchiveReader,
+    prefix: str = "",
+    *,
+    spec: TaskSpec,
+    objects_before: int = 0,
+    checked: bool = False,
+) -> Generator[JobStream]:
+    """The task's annotations one job, and in each job one object, at a time
+    (``stream_annotations_json``), with the errors of ``read_annotations_json``: the member's
+    JSON is checked here (unless ``checked``: read and checked before, as a restore writes
+    what its plan checked), its content as the jobs are read. The member's text stays in memory
+    while the iterator lives; nothing else does."""
     name = prefix + ANNOTATIONS_JSON
     _require(reader, name)
-    document = load_json(
-        reader.read_bytes(name, limit=reader.limits.max_annotations_size), what=name
+    counter = RawObjectCount()
+    document = load_json_lazily(
+        reader.read_bytes(name, limit=reader.limits.max_annotations_size),
+        what=name,
+        on_item=counter,
+        checked=checked,
     )
-    return parse_annotations_json(
+    return stream_annotations_json(
         document,
+        raw_count=counter.count,
         labels=spec.labels,
         job_count=len(spec.jobs),
         what=name,
         limits=reader.limits,
         objects_before=objects_before,
-        consume=True,
     )
 
 

@@ -3,8 +3,10 @@
 ``segments_create`` is called once a task's data exists: it cuts the task's frames into
 segments the way CVAT does (``segment_size`` frames each, 0 = all in one; ``overlap`` frames
 shared by neighbours, default 0 for image tasks and at most half a segment) and gives each
-segment one ``annotation`` job with empty annotations. ``jobs_create_from_layout`` rebuilds
-explicit jobs, e.g. from a backup (ground-truth and consensus-replica jobs included).
+segment one ``annotation`` job with empty annotations. It refuses more jobs than a restore
+accepts (``BACKUP_MAX_JOBS``, contract 9), so that every task's backup can be restored.
+``jobs_create_from_layout`` rebuilds explicit jobs, e.g. from a backup (ground-truth and
+consensus-replica jobs included).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from cvat_lite import errors
@@ -32,6 +35,9 @@ SEGMENT_SPECIFIC_FRAMES = "specific_frames"
 INTERPOLATION_OVERLAP = 5
 
 TASK_HAS_JOBS = "The task already has jobs."
+TOO_MANY_JOBS = (
+    "The task would have {count} jobs; the limit is {limit}. Choose a larger segment_size."
+)
 LAYOUT_NOT_A_LIST = "The job layout must be a list of jobs."
 LAYOUT_JOB_INVALID = "jobs[{index}]: {problem}"
 JOB_FIELD_INVALID = "'{field}' must be one of: {choices}."
@@ -63,6 +69,13 @@ def segments_create(*, task: Task, frames: Sequence[int] | range | int) -> list[
         segment_size = size
     default_overlap = INTERPOLATION_OVERLAP if task.mode == "interpolation" else 0
     overlap = min(task.overlap if task.overlap is not None else default_overlap, segment_size // 2)
+    # A restore refuses more jobs (contract 9): no task may have a backup it cannot restore.
+    count = len(range(0, size - overlap, segment_size - overlap))
+    if count > settings.BACKUP_MAX_JOBS:
+        raise errors.BadRequest(
+            TOO_MANY_JOBS.format(count=count, limit=settings.BACKUP_MAX_JOBS),
+            code="too_many_jobs",
+        )
 
     segments = []
     for start in range(0, size - overlap, segment_size - overlap):

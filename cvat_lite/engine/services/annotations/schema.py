@@ -71,11 +71,6 @@ def parse_document(
     restore's large documents; the document must not be used afterwards)."""
     if not isinstance(data, Mapping):
         raise errors.BadRequest(DOCUMENT_NOT_OBJECT)
-    parsers: dict[str, Callable[[Any, str], dict]] = {
-        "tags": _tag,
-        "shapes": lambda obj, path: _shape(obj, path, top=True),
-        "tracks": lambda obj, path: _track(obj, path, top=True),
-    }
     result: dict[str, list[dict]] = {}
     for kind in KINDS:
         items = data.get(kind)
@@ -83,17 +78,27 @@ def parse_document(
             items = []
         if not isinstance(items, list):
             raise errors.BadRequest(NOT_A_LIST.format(path=kind))
-        parse = parsers[kind]
         if in_place:
             parsed: list[dict] = items
             for index, obj in enumerate(items):
-                parsed[index] = parse(obj, f"{kind}[{index}]")
+                parsed[index] = parse_object(kind, obj, index)
         else:
-            parsed = [parse(obj, f"{kind}[{index}]") for index, obj in enumerate(items)]
+            parsed = [parse_object(kind, obj, index) for index, obj in enumerate(items)]
         if ids_required:
             _check_ids(parsed, kind)
         result[kind] = parsed
     return result
+
+
+def parse_object(kind: str, obj: Any, index: int) -> dict[str, Any]:
+    """Object ``index`` of a document's ``kind`` list (one of ``KINDS``), validated and
+    normalised as ``parse_document`` does it; its errors name it ``<kind>[<index>]``."""
+    path = f"{kind}[{index}]"
+    if kind == "tags":
+        return _tag(obj, path)
+    if kind == "shapes":
+        return _shape(obj, path, top=True)
+    return _track(obj, path, top=True)
 
 
 def parse_ids(data: Any) -> dict[str, list[int]]:
