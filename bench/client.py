@@ -33,9 +33,11 @@ class Api:
         self.url = web.url
         self.web, self.worker = web, worker
 
-    def _call(self, method: str, path: str, status: int = 200, **kwargs) -> requests.Response:
+    def _call(
+        self, method: str, path: str, status: int | tuple[int, ...] = 200, **kwargs
+    ) -> requests.Response:
         response = self.session.request(method, self.url + path, **kwargs)
-        if response.status_code != status:
+        if response.status_code not in (status if isinstance(status, tuple) else (status,)):
             raise RuntimeError(
                 f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}"
             )
@@ -116,5 +118,7 @@ class Api:
 
     def relink(self, task_id: int, storage_id: int, **options) -> dict:
         body = {"cloud_storage_id": storage_id, **options}
-        response = self._call("PATCH", f"/api/tasks/{task_id}/data/meta", json=body)
+        response = self._call("PATCH", f"/api/tasks/{task_id}/data/meta", (200, 202), json=body)
+        if response.status_code == 202:  # a large relink runs in the background: its report
+            return self.finished(response.json()["rq_id"])["result"]
         return json.loads(response.content)

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from cvat_lite.cloud.endpoints import parse_allowlist
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -69,15 +72,25 @@ BACKUP_FETCH_CONCURRENCY = _env_int("BACKUP_FETCH_CONCURRENCY", 8)
 # Relink verification: how many objects known only by CVAT's pixel checksum are downloaded and
 # decoded to compare it (a random sample; a request may ask for another number or "all").
 RELINK_CONTENT_SAMPLE = _env_int("RELINK_CONTENT_SAMPLE", 20)
+# A relink of more images than this (a task's, or the unlinked tasks' of a project together)
+# runs in the background: the PATCH answers 202 with a request to follow (docs/relink.md). At
+# or below it the PATCH answers 200 with the result, as CVAT's clients expect.
+RELINK_SYNC_MAX_IMAGES = _env_int("RELINK_SYNC_MAX_IMAGES", 20_000)
 # Backups written by the CLI and policies to a cloud storage are downloaded again and their
 # sha256 compared when they are at most this large (bigger ones: size and MD5 checks only).
 BACKUP_READBACK_DOWNLOAD_MAX = _env_int("BACKUP_READBACK_DOWNLOAD_MAX", 64 * 1024**2)
 # contract 4.4: comma-separated host:port patterns for user-supplied cloud endpoints. The embedded
 # development default allows loopback only; a production deployment allows nothing unless
 # configured.
-CLOUD_ENDPOINT_ALLOWLIST = _env_list(
-    "CLOUD_ENDPOINT_ALLOWLIST", "127.0.0.1:*,localhost:*,[::1]:*" if EMBEDDED else ""
-)
+# A malformed pattern stops every process at startup (rather than never matching).
+try:
+    CLOUD_ENDPOINT_ALLOWLIST = list(
+        parse_allowlist(
+            _env("CLOUD_ENDPOINT_ALLOWLIST", "127.0.0.1:*,localhost:*,[::1]:*" if EMBEDDED else "")
+        )
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CVAT_LITE_CLOUD_ENDPOINT_ALLOWLIST: {exc}") from None
 REGISTRATION_ENABLED = _env_bool("REGISTRATION_ENABLED", True)
 # Failed logins (API and admin) allowed per account and per client address within
 # LOGIN_FAILURE_WINDOW seconds of the first; then 429 with Retry-After (docs/security.md).
@@ -130,6 +143,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_rq",
     "cvat_lite.engine",
+    "cvat_lite.backup",
     "cvat_lite.requests",
     "cvat_lite.policies",
     "cvat_lite.uploads",
@@ -202,10 +216,10 @@ RQ_QUEUES: dict[str, dict[str, Any]] = {
 RQ_SHOW_ADMIN_LINK = False
 # Workers renew the deadline of the job they run every WORKER_HEARTBEAT seconds, up to
 # WORKER_HEARTBEAT_GRACE seconds ahead; a job past its deadline lost its worker and its request
-# fails (cvat_lite.requests.worker). rq's defaults: 30 and 60.
+# fails (cvat_lite.worker). rq's defaults: 30 and 60.
 WORKER_HEARTBEAT = _env_int("WORKER_HEARTBEAT", 30)
 WORKER_HEARTBEAT_GRACE = _env_int("WORKER_HEARTBEAT_GRACE", 60)
-RQ = {"WORKER_CLASS": "cvat_lite.requests.worker.Worker"}
+RQ = {"WORKER_CLASS": "cvat_lite.worker.Worker"}
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "media": {

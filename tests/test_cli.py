@@ -4,6 +4,7 @@ command (and of its subcommands) says what it does."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -60,3 +61,16 @@ def test_every_option_has_help(name):
         if not (action.help or "").strip() or action.help == argparse.SUPPRESS
     ]
     assert missing == [], f"options without help text: {missing}"
+
+
+def test_a_malformed_endpoint_allowlist_stops_the_service_at_startup():
+    env = {**os.environ, "CVAT_LITE_CLOUD_ENDPOINT_ALLOWLIST": "127.0.0.1:*,minio.internal"}
+    result = subprocess.run(
+        [sys.executable, "-m", "cvat_lite.cli", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode != 0
+    assert "CVAT_LITE_CLOUD_ENDPOINT_ALLOWLIST" in result.stderr
+    assert "'minio.internal'" in result.stderr

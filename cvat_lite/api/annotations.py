@@ -7,6 +7,9 @@ a task whose cloud storage is unlinked or unavailable.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.urls import re_path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -41,7 +44,8 @@ def _annotations_view(model: type[Task] | type[Job], noun: str, get, put, patch,
     functions, each called with the object as its only keyword (``task=`` / ``job=``)."""
 
     def target(request, pk):
-        return {noun: get_visible(model.objects, request.user, pk)}
+        objects: QuerySet[Any] = model.objects.all()
+        return {noun: get_visible(objects, request.user, pk)}
 
     class View(APIView):
         @extend_schema(

@@ -24,9 +24,14 @@ from cvat_lite.backup.export_requests import (
     backup_export_submit,
     export_destination,
 )
-from cvat_lite.backup.export_results import export_result_get, exports_cleanup
+from cvat_lite.backup.export_results import (
+    export_request_get,
+    export_result_file,
+    exports_cleanup,
+)
 from cvat_lite.engine.models import Project, Task
 from cvat_lite.engine.selectors import get_visible
+from cvat_lite.requests.services import reconcile
 
 MSG_LIGHTWEIGHT = (
     "The 'lightweight' query parameter must be true, false, 1 or 0 (case-insensitive)."
@@ -155,6 +160,8 @@ class _DownloadView(_BackupView):
     content_negotiation_class = _AnyAccept
 
     def get(self, request, pk):
+        # Results past CVAT_LITE_EXPORT_TTL are removed by later exports and downloads
+        # (contract 7.1): the service runs here, the selector below only reads.
         exports_cleanup()
         rq_id = request.query_params.get("rq_id")
         if not rq_id:
@@ -163,9 +170,10 @@ class _DownloadView(_BackupView):
             target_id = int(pk)
         except ValueError:
             raise errors.NotFound() from None
-        result = export_result_get(
+        export = export_request_get(
             user=request.user, target=self.target, target_id=target_id, rq_id=rq_id
         )
+        result = export_result_file(reconcile(export))
         response = stored_file_response(result.key, result.size, filename=result.filename)
         response["Cache-Control"] = "private, no-store"
         return response

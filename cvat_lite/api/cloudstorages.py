@@ -16,8 +16,13 @@ from rest_framework.views import APIView
 from cvat_lite import errors
 from cvat_lite.api.pagination import PageNumberPagination
 from cvat_lite.api.schema import error_responses
+from cvat_lite.cloud.base import CredentialsType, ProviderType
 from cvat_lite.engine import cloud_content
-from cvat_lite.engine.models import CloudStorage, CredentialsType, ProviderType
+from cvat_lite.engine.models import (
+    CREDENTIALS_TYPE_CHOICES,
+    PROVIDER_TYPE_CHOICES,
+    CloudStorage,
+)
 from cvat_lite.engine.selectors import get_visible, visible
 from cvat_lite.engine.services import cloud_storages as services
 
@@ -68,10 +73,10 @@ class CloudStorageReadSerializer(serializers.ModelSerializer):
 
 
 class CloudStorageWriteSerializer(serializers.Serializer):
-    provider_type = serializers.ChoiceField(choices=ProviderType.choices)
+    provider_type = serializers.ChoiceField(choices=PROVIDER_TYPE_CHOICES)
     resource = serializers.CharField(max_length=222)
     display_name = serializers.CharField(max_length=63)
-    credentials_type = serializers.ChoiceField(choices=CredentialsType.choices)
+    credentials_type = serializers.ChoiceField(choices=CREDENTIALS_TYPE_CHOICES)
     session_token = serializers.CharField(
         max_length=440, allow_blank=True, required=False, write_only=True
     )
@@ -136,8 +141,8 @@ class CloudStorageContentSerializer(serializers.Serializer):
 # --- views -------------------------------------------------------------------------------------
 
 _ENUM_FILTERS = {
-    "provider_type": ProviderType.values,
-    "credentials_type": CredentialsType.values,
+    "provider_type": [member.value for member in ProviderType],
+    "credentials_type": [member.value for member in CredentialsType],
 }
 
 
@@ -175,8 +180,14 @@ class CloudStorageListView(APIView):
     @extend_schema(
         operation_id="cloudstorages_list",
         parameters=[
-            OpenApiParameter("provider_type", OpenApiTypes.STR, enum=ProviderType.values),
-            OpenApiParameter("credentials_type", OpenApiTypes.STR, enum=CredentialsType.values),
+            OpenApiParameter(
+                "provider_type", OpenApiTypes.STR, enum=[member.value for member in ProviderType]
+            ),
+            OpenApiParameter(
+                "credentials_type",
+                OpenApiTypes.STR,
+                enum=[member.value for member in CredentialsType],
+            ),
             OpenApiParameter("resource", OpenApiTypes.STR),
             OpenApiParameter("display_name", OpenApiTypes.STR),
             OpenApiParameter("name", OpenApiTypes.STR, description="Same as display_name."),

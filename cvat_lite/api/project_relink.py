@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import re_path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -10,10 +11,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cvat_lite.api.schema import error_responses
-from cvat_lite.api.serializers.relink import RelinkOptionsSerializer, VerificationSerializer
-from cvat_lite.backup.relink import project_relink
+from cvat_lite.api.serializers.relink import (
+    RelinkOptionsSerializer,
+    RelinkQueuedSerializer,
+    VerificationSerializer,
+    relink_queued_body,
+)
 from cvat_lite.engine.models import Project
 from cvat_lite.engine.selectors import get_visible
+from cvat_lite.engine.services import relink as relink_services
 
 PROJECT_RELINK_DESCRIPTION = """\
 Links every task of the project whose media are in a cloud storage and that has no storage
@@ -32,6 +38,12 @@ task that fails is not linked and is reported in `failed` with the error's `code
 whose storage was listed has its report in `verifications`. Linking a task drops its cached
 chunks and previews and moves its `updated_date`. With `dry_run: true` nothing is saved and
 `relinked` lists the tasks that would be linked.
+
+**Large projects** (more images in the unlinked cloud tasks together than the server's
+`CVAT_LITE_RELINK_SYNC_MAX_IMAGES`, 20000 by default): once the storage is checked, the relink
+is queued and the answer is **202** with `rq_id` and `request_url`. Follow
+`GET /api/requests/{rq_id}` (`operation.type` `update:cloud_storage`, `progress`) until it is
+`finished`: its `result` is the body described here. A dry run is queued the same way.
 """
 
 
@@ -76,28 +88,37 @@ class ProjectCloudStorageView(APIView):
         summary="Relink the project's unlinked cloud tasks to a cloud storage",
         description=PROJECT_RELINK_DESCRIPTION,
         request=ProjectCloudStorageWriteSerializer,
-        responses={200: ProjectRelinkResultSerializer, **error_responses(400, 401, 404)},
+        responses={
+            200: ProjectRelinkResultSerializer,
+            202: RelinkQueuedSerializer,
+            **error_responses(400, 401, 404, 409),
+        },
     )
     def patch(self, request, pk):
         project = get_visible(Project.objects.all(), request.user, pk)
         serializer = ProjectCloudStorageWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = project_relink(
+        options = serializer.relink_options()
+        cloud_storage_id = serializer.validated_data["cloud_storage_id"]
+        images = relink_services.project_relink_size(project)
+        if relink_services.relink_in_background(images):
+            rq = relink_services.project_relink_submit(
+                project=project,
+                user=request.user,
+                cloud_storage_id=cloud_storage_id,
+                options=options,
+            )
+            body = relink_queued_body(
+                request, rq.id, images, settings.RELINK_SYNC_MAX_IMAGES, options.dry_run
+            )
+            return Response(body, status=202)
+        result = relink_services.project_relink(
             project=project,
             user=request.user,
-            cloud_storage_id=serializer.validated_data["cloud_storage_id"],
-            options=serializer.relink_options(),
+            cloud_storage_id=cloud_storage_id,
+            options=options,
         )
-        return Response(
-            ProjectRelinkResultSerializer(
-                {
-                    "relinked": result.relinked,
-                    "failed": result.failed,
-                    "dry_run": result.dry_run,
-                    "verifications": result.verifications,
-                }
-            ).data
-        )
+        return Response(ProjectRelinkResultSerializer(result.body()).data)
 
 
 urlpatterns = [

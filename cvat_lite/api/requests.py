@@ -24,7 +24,10 @@ class RequestOwnerSerializer(serializers.Serializer):
 
 
 class RequestOperationSerializer(serializers.Serializer):
-    type = serializers.CharField(help_text="export:backup | import:backup | create:task")
+    type = serializers.CharField(
+        help_text="export:backup | import:backup | create:task | update:data_meta (a task "
+        "relink run in the background) | update:cloud_storage (a project relink)"
+    )
     target = serializers.CharField(help_text="task | project | policy (a backup policy's run)")
     project_id = serializers.IntegerField(allow_null=True)
     task_id = serializers.IntegerField(allow_null=True)
@@ -57,6 +60,12 @@ class RequestSerializer(serializers.Serializer):
     owner = RequestOwnerSerializer()
     result_url = serializers.SerializerMethodField()
     result_id = serializers.IntegerField(allow_null=True)
+    result = serializers.JSONField(
+        allow_null=True,
+        help_text="cvat_lite: a finished relink's answer (its verification report; a "
+        "project's relinked, failed, verifications); a failed request's error "
+        "{code, message, extra}; else null.",
+    )
 
     def get_result_url(self, obj: Request) -> str | None:
         if obj.status != RequestStatus.FINISHED or not obj.result_file:
@@ -68,7 +77,7 @@ class RequestSerializer(serializers.Serializer):
 
 _FILTERS = {
     "status": [s.value for s in RequestStatus],
-    "action": ["create", "export", "import"],
+    "action": ["create", "export", "import", "update"],
     "target": ["task", "project", "policy"],
     "subresource": ["backup", "data", "task"],
 }
@@ -127,7 +136,9 @@ class RequestDetailView(APIView):
         responses={200: RequestSerializer, **error_responses(401, 404)},
     )
     def get(self, request, rq_id: str):
-        obj = selectors.request_get(user=request.user, rq_id=rq_id)
+        # Looking at a request is when the service learns that its worker died (contract 6):
+        # reconcile is the service that records it; the selector only reads.
+        obj = services.reconcile(selectors.request_get(user=request.user, rq_id=rq_id))
         return Response(RequestSerializer(obj, context={"request": request}).data)
 
 

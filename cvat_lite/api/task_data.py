@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import re_path
 from drf_spectacular.types import OpenApiTypes
@@ -35,13 +36,16 @@ from cvat_lite.api.serializers.relink import (
     MSG_WITHOUT_STORAGE,
     RELINK_FIELDS,
     RelinkOptionsSerializer,
+    RelinkQueuedSerializer,
     VerificationSerializer,
+    relink_queued_body,
 )
 from cvat_lite.api.upload_handlers import task_data_upload_handlers
+from cvat_lite.engine import frames
 from cvat_lite.engine.models import Job, SortingMethod, Task
 from cvat_lite.engine.selectors import get_visible
 from cvat_lite.engine.services import data as data_services
-from cvat_lite.media import frames
+from cvat_lite.engine.services import relink as relink_services
 
 MSG_STORAGE_FIELD = "'storage' cannot be set: it follows from the files given."
 MSG_REMOTE_FILES = "remote_files are not supported."
@@ -479,6 +483,15 @@ fingerprints); cached chunks and previews are dropped, `chunks_updated_date` and
 `updated_date` move, and later lightweight backups name the new storage's provider and bucket.
 
 `dry_run: true` answers 200 with the report — also when it failed — and saves nothing.
+
+**Large tasks** (more images than the server's `CVAT_LITE_RELINK_SYNC_MAX_IMAGES`, 20000 by
+default): what can be refused without listing the storage is still a 400 at once, then the
+relink is queued and the answer is **202** with `rq_id` and `request_url`. Follow
+`GET /api/requests/{rq_id}` (`operation.type` `update:data_meta`, `progress`) until `finished`
+— its `result` holds `verification` (and `dry_run`) — or `failed` — its `result` is the error
+body, e.g. `relink_verification_failed` with `extra.verification`. A dry run of a large task is
+queued the same way and saves nothing. A second relink of the task while one is queued or
+running is a 409 naming its `rq_id`.
 Unlike CVAT, which links a storage lacking objects and answers 404 for their frames later, a
 relink that cannot serve the task is refused.
 """
@@ -508,7 +521,11 @@ class TaskDataMetaView(APIView):
         summary="Change deleted frames, relink or unlink the task's cloud storage",
         description=RELINK_DESCRIPTION,
         request=TaskDataMetaWriteSerializer,
-        responses={200: DataMetaRelinkSerializer, **error_responses(400, 401, 404)},
+        responses={
+            200: DataMetaRelinkSerializer,
+            202: RelinkQueuedSerializer,
+            **error_responses(400, 401, 404, 409),
+        },
     )
     def patch(self, request, pk):
         task = _task(request, pk)
@@ -519,11 +536,26 @@ class TaskDataMetaView(APIView):
             for name, value in serializer.validated_data.items()
             if name in ("deleted_frames", "cloud_storage_id")
         }
-        plan = data_services.data_meta_update(
+        options = serializer.relink_options()
+        if changes.get("cloud_storage_id") is not None:
+            images = relink_services.task_relink_size(task)
+            if relink_services.relink_in_background(images):
+                rq = relink_services.task_relink_submit(
+                    task=task,
+                    user=request.user,
+                    cloud_storage_id=changes["cloud_storage_id"],
+                    options=options,
+                    deleted_frames=changes.get("deleted_frames", relink_services.UNSET),
+                )
+                queued = relink_queued_body(
+                    request, rq.id, images, settings.RELINK_SYNC_MAX_IMAGES, options.dry_run
+                )
+                return Response(queued, status=202)
+        plan = relink_services.data_meta_update(
             task=task,
             data=frames.task_data(task),
             user=request.user,
-            relink=serializer.relink_options(),
+            relink=options,
             **changes,
         )
         body = frames.task_meta_json(task)
@@ -629,11 +661,11 @@ class JobDataMetaView(APIView):
         task = job.segment.task
         serializer = DataMetaWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data_services.data_meta_update(
+        relink_services.data_meta_update(
             task=task,
             data=frames.task_data(task),
             scope=frames.job_frames(job),
-            deleted_frames=serializer.validated_data.get("deleted_frames", data_services.UNSET),
+            deleted_frames=serializer.validated_data.get("deleted_frames", relink_services.UNSET),
         )
         return JsonStream(frames.job_meta_json(job))
 

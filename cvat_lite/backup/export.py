@@ -51,13 +51,14 @@ from cvat_lite.backup.format import (
     build_task_json,
     task_folder,
 )
-from cvat_lite.backup.manifest_store import StoredManifest, expected_root, stored_manifest
 from cvat_lite.cloud.base import CloudProvider, Status
 from cvat_lite.cloud.evidence import CLOUD_OBJECTS, Evidence, write_records
 from cvat_lite.engine.cloud import provider_for
+from cvat_lite.engine.frames import source_for
+from cvat_lite.engine.manifest_store import StoredManifest, media_prefix, stored_manifest
 from cvat_lite.engine.models import Data, Project, StorageChoice, Task
-from cvat_lite.media.frames import CloudSource, MediaSource, StoredSource, source_for
 from cvat_lite.media.manifest import write_manifest
+from cvat_lite.media.sources import CloudSource, MediaSource, StoredSource
 
 Progress = Callable[..., None]
 
@@ -279,7 +280,11 @@ def backup_write_task(
     source = None if lightweight else source_for(task, data)  # no network yet
     # Rows recorded with their manifest all lie under the task's folder (no query needed).
     stored = stored_manifest(data)
-    root = media_root(data) if stored is None else expected_root(data)
+    if stored is None:
+        root = media_root(data)
+    else:
+        folder = media_prefix(data)
+        root = MediaRoot(folder, bool(folder))
     writer.add_json(prefix + TASK_JSON, build_task_json(task_spec(
         task=task, data=data, lightweight=lightweight, root=root
     )))  # fmt: skip

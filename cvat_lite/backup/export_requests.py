@@ -14,6 +14,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -41,10 +42,13 @@ from cvat_lite.engine.cloud import provider_for, storage_prefix
 from cvat_lite.engine.models import CloudStorage, Project, Task
 from cvat_lite.engine.selectors import cloud_storage_for, visible
 from cvat_lite.media.paths import validate_relative_path
+from cvat_lite.requests.jobs import RequestResult
 from cvat_lite.requests.models import Request, RequestAction
 from cvat_lite.requests.services import RequestSpec, request_submit
 
-JOB_FUNC = "cvat_lite.backup.jobs.export_backup"
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 LOCATION_LOCAL = "local"
 LOCATIONS = (LOCATION_LOCAL, LOCATION_CLOUD)
 TARGETS = ("task", "project")
@@ -104,13 +108,13 @@ def export_request_id(
 # --- before queueing ---------------------------------------------------------------------------
 
 
-def _storage(user, storage_id: int) -> CloudStorage:
+def _storage(user: User, storage_id: int) -> CloudStorage:
     return cloud_storage_for(user, storage_id)
 
 
 def export_destination(
     *,
-    user,
+    user: User,
     obj: Task | Project,
     location: str | None,
     cloud_storage_id: int | None,
@@ -142,7 +146,7 @@ def export_destination(
 
 def backup_export_submit(
     *,
-    user,
+    user: User,
     obj: Task | Project,
     lightweight: bool,
     destination: ExportDestination,
@@ -172,7 +176,7 @@ def backup_export_submit(
             task_id=task_id,
             project_id=project_id,
             lightweight=lightweight,
-            func=JOB_FUNC,
+            func=export_backup,
             kwargs={
                 "target": target,
                 "target_id": obj.id,
@@ -257,3 +261,35 @@ def backup_export_run(
             partial.unlink(missing_ok=True)
     read_back_object(provider, key, written)
     return ExportOutcome("", "", MSG_UPLOADED.format(id=destination.cloud_storage_id, key=key))
+
+
+# --- the request's job (run by ``cvat_lite.requests.jobs.run_request``) ------------------------
+
+
+def export_backup(
+    *,
+    progress: Progress,
+    target: str,
+    target_id: int,
+    user_id: int,
+    lightweight: bool,
+    location: str,
+    cloud_storage_id: int | None,
+    filename: str | None,
+) -> RequestResult:
+    """The ``export:backup`` request: a task or project backup, downloaded through the
+    request's ``result_url`` (``location=local``, expires) or uploaded to a cloud storage."""
+    outcome = backup_export_run(
+        target=target,
+        target_id=target_id,
+        user_id=user_id,
+        lightweight=lightweight,
+        destination=ExportDestination(location, cloud_storage_id, filename),
+        progress=progress,
+    )
+    return RequestResult(
+        result_file=outcome.result_file,
+        result_filename=outcome.result_filename,
+        message=outcome.message,
+        expires=bool(outcome.result_file),
+    )

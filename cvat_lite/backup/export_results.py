@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote
 
 from django.conf import settings
@@ -28,8 +28,11 @@ from cvat_lite import errors
 from cvat_lite.requests.models import Request, RequestAction, RequestStatus
 from cvat_lite.requests.scratch import current_scratch_dir
 from cvat_lite.requests.selectors import requests_visible
-from cvat_lite.requests.services import ACTIVE_STATUSES, reconcile
+from cvat_lite.requests.services import ACTIVE_STATUSES
 from cvat_lite.store import result_key, shared_store
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 EXPORTS_DIR = "exports"
 PARTIAL_PREFIX = ".partial-"
@@ -138,9 +141,9 @@ class ExportResult:
     filename: str
 
 
-def export_result_get(*, user, target: str, target_id: int, rq_id: str) -> ExportResult:
-    """The result of a finished backup export of ``target`` ``target_id``
-    that ``user`` may see (NotFound otherwise; Conflict while it is not finished)."""
+def export_request_get(*, user: User, target: str, target_id: int, rq_id: str) -> Request:
+    """The backup export request ``rq_id`` of ``target`` ``target_id`` that ``user`` may see
+    (NotFound otherwise). Only reads: the caller reconciles it (``requests.services``)."""
     rq_id = unquote(rq_id)
     request = (
         requests_visible(user)
@@ -157,7 +160,13 @@ def export_result_get(*, user, target: str, target_id: int, rq_id: str) -> Expor
         raise errors.NotFound(
             MSG_RESULT_NOT_FOUND.format(rq_id=rq_id, target=target), code="export_not_found"
         )
-    request = reconcile(request)
+    return request
+
+
+def export_result_file(request: Request) -> ExportResult:
+    """The result of a backup export request (a reconciled one): Conflict while it is not
+    finished or when it failed, NotFound when its result is elsewhere or gone."""
+    rq_id = request.id
     if request.status in ACTIVE_STATUSES:
         raise errors.Conflict(
             MSG_NOT_FINISHED.format(rq_id=rq_id, status=request.status),
@@ -175,7 +184,5 @@ def export_result_get(*, user, target: str, target_id: int, rq_id: str) -> Expor
             size = shared_store().size(key)
     expired = request.expiry_date is not None and request.expiry_date <= timezone.now()
     if size is None or expired:
-        if expired:
-            exports_cleanup()
         raise errors.NotFound(MSG_EXPIRED.format(rq_id=rq_id), code="export_expired")
     return ExportResult(key, size, request.result_filename)

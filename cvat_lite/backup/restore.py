@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -33,6 +34,9 @@ from cvat_lite.backup.restore_plan import TaskPlan, plan_task
 from cvat_lite.backup.restore_write import Workspace, label_items, stage_media, write_task
 from cvat_lite.engine.models import CloudStorage, Project, Task
 from cvat_lite.engine.services.projects import project_create
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger("cvat_lite.backup")
 
@@ -96,7 +100,7 @@ def _silent(fraction: float, force: bool = False) -> None:
 
 
 def backup_restore_task(
-    *, owner, archive_path: str | PathLike[str], progress: Callable | None = None
+    *, owner: User, archive_path: str | PathLike[str], progress: Callable | None = None
 ) -> RestoreOutcome:
     """Restore the task backup at ``archive_path`` as a new task of ``owner``."""
     report = progress or _silent
@@ -127,7 +131,7 @@ def backup_restore_task(
 
 
 def backup_restore_project(
-    *, owner, archive_path: str | PathLike[str], progress: Callable | None = None
+    *, owner: User, archive_path: str | PathLike[str], progress: Callable | None = None
 ) -> RestoreOutcome:
     """Restore the project backup at ``archive_path`` (project.json and its ``task_<i>/``
     folders) as a new project of ``owner``, all or nothing."""
@@ -223,7 +227,7 @@ def _stage(
     return staged
 
 
-def _relink(task: Task, plan: TaskPlan, owner) -> CloudStorage | None:
+def _relink(task: Task, plan: TaskPlan, owner: User) -> CloudStorage | None:
     """Auto-relink a restored lightweight task; None when it stays unlinked. The task is
     committed already: a failure here leaves it unlinked (logged), it does not fail the
     restore."""

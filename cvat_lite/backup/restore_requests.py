@@ -17,14 +17,18 @@ import contextlib
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from cvat_lite import errors
 from cvat_lite.backup.archive.reader import NOT_A_ZIP
+from cvat_lite.backup.export import Progress
+from cvat_lite.backup.restore import backup_restore_project, backup_restore_task
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.selectors import cloud_storage_for
+from cvat_lite.requests.jobs import RequestResult
 from cvat_lite.requests.models import Request, RequestAction
 from cvat_lite.requests.scratch import (
     current_request_id,
@@ -38,7 +42,9 @@ from cvat_lite.uploads.parts import UPLOADS_PREFIX
 from cvat_lite.uploads.services import IMPORTS_DIRNAME, upload_size_check
 from cvat_lite.uploads.sources import CloudFile, LocalFile, StoredParts, UploadSource
 
-JOB_FUNC = "cvat_lite.backup.jobs.import_backup"
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 TARGETS = ("task", "project")
 ZIP_MAGIC = b"PK"
 ARCHIVE_NAME = "archive.zip"
@@ -47,7 +53,7 @@ MSG_NOT_AN_UPLOAD = "The archive to import is not a file received by this server
 MSG_USER_GONE = "The user who asked for this import no longer exists."
 
 
-def backup_import_submit(*, owner, target: str, source: UploadSource) -> Request:
+def backup_import_submit(*, owner: User, target: str, source: UploadSource) -> Request:
     """Queue the import of a ``target`` ("task" | "project") backup from ``source``. A local
     file that does not start like a ZIP is refused now (the caller deletes it); an accepted
     one moves into the request's scratch folder (removed with it, even if a worker dies)."""
@@ -76,7 +82,7 @@ def backup_import_submit(*, owner, target: str, source: UploadSource) -> Request
                 action=RequestAction.IMPORT,
                 target=target,
                 subresource="backup",
-                func=JOB_FUNC,
+                func=import_backup,
                 kwargs={"target": target, "user_id": owner.id, "source": where},
             ),
         )
@@ -97,7 +103,7 @@ def _part_keys(prefix: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def import_archive(*, user, source: Mapping[str, Any]) -> Iterator[Path]:
+def import_archive(*, user: User | None, source: Mapping[str, Any]) -> Iterator[Path]:
     """The archive of an import request as a local file, deleted on exit. ``user`` is None
     when the requesting user was deleted meanwhile."""
     scratch = current_scratch_dir()
@@ -181,10 +187,24 @@ class _Limited:
         return False
 
 
-def _download(user, source: CloudFile, path: Path) -> None:
+def _download(user: User, source: CloudFile, path: Path) -> None:
     storage = cloud_storage_for(user, source.cloud_storage_id)
     provider = provider_for(storage)
     upload_size_check(size=provider.head(source.key).size)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "xb") as out:
         provider.download_to(source.key, _Limited(out))  # type: ignore[arg-type]
+
+
+# --- the request's job (run by ``cvat_lite.requests.jobs.run_request``) ------------------------
+
+
+def import_backup(*, progress: Progress, target: str, user_id: int, source: dict) -> RequestResult:
+    """The ``import:backup`` request: restore a task or project backup from an uploaded file
+    (``{"path", "name"}``) or a cloud storage object (``{"cloud_storage_id", "key"}``); the
+    archive file is deleted when the import ends, successfully or not."""
+    restore = backup_restore_task if target == "task" else backup_restore_project
+    user = get_user_model().objects.filter(pk=user_id).first()
+    with import_archive(user=user, source=source) as path:  # refuses a user that is gone
+        outcome = restore(owner=cast("User", user), archive_path=path, progress=progress)
+    return RequestResult(result_id=outcome.id, message=outcome.message)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection
@@ -28,9 +28,10 @@ from django.db.models import TextField, Value
 from cvat_lite import errors
 from cvat_lite.backup.archive import ArchiveReader
 from cvat_lite.backup.format import ANNOTATIONS_JSON, JobStream, LabelSpec, stream_annotations
-from cvat_lite.backup.manifest_store import ManifestRecorder, expected_root
 from cvat_lite.backup.restore_plan import TaskPlan
 from cvat_lite.cloud.evidence import CLOUD_OBJECTS, Evidence, read_records
+from cvat_lite.engine.frames import local_media_prefix
+from cvat_lite.engine.manifest_store import ManifestRecorder, media_prefix
 from cvat_lite.engine.models import (
     Data,
     Job,
@@ -46,11 +47,13 @@ from cvat_lite.engine.services.images import images_create
 from cvat_lite.engine.services.jobs import jobs_create_from_layout
 from cvat_lite.engine.services.labels import labels_of
 from cvat_lite.engine.services.tasks import task_create, task_files_dir
-from cvat_lite.media.frames import local_media_prefix
 from cvat_lite.media.manifest import read_manifest
 from cvat_lite.media.paths import safe_join
 from cvat_lite.requests.scratch import current_scratch_dir
 from cvat_lite.store import shared_store
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 STAGING_DIRNAME = "restore"
 COPY_CHUNK = 1024 * 1024
@@ -151,7 +154,7 @@ def write_task(
     reader: ArchiveReader,
     plan: TaskPlan,
     *,
-    owner,
+    owner: User,
     project: Project | None,
     staged: Path | None,
     workspace: Workspace,
@@ -208,7 +211,7 @@ def _create_data(reader: ArchiveReader, plan: TaskPlan, progress: Progress) -> D
     prefix = plan.key_prefix
     evidence = _cloud_objects(reader, plan) if plan.lightweight else {}
     recorder = ManifestRecorder()  # the backup manifest a later export copies
-    recorder.root = expected_root(data)
+    recorder.prefix = media_prefix(data)
 
     def rows():
         for entry in read_manifest(stream, allow_duplicates=True):

@@ -30,6 +30,7 @@ from cvat_lite import errors
 from cvat_lite.backup.archive import CHECKSUMS_NAME, ArchiveReader
 from cvat_lite.backup.format import PROJECT_JSON, read_project_json, task_folders
 from cvat_lite.backup.limits import Limits
+from cvat_lite.backup.restore import restore_limits
 from cvat_lite.backup.restore_plan import TaskPlan, plan_task
 
 CHUNK = 1024 * 1024
@@ -91,8 +92,6 @@ def backup_archive_verify(
     """Check the archive at ``path`` (see the module docstring); never raises for a problem
     of the archive, it is in the result. ``limits`` default to the restore's; ``extra``
     checks run after the documents, when they hold."""
-    from cvat_lite.backup.restore import restore_limits
-
     path = Path(path)
     result = VerifyResult(archive=str(path))
     if not path.is_file():

@@ -56,6 +56,7 @@ from cvat_lite.backup.export import (
 )
 from cvat_lite.backup.export_results import partial_result
 from cvat_lite.backup.naming import archive_name
+from cvat_lite.backup.restore import restore_limits
 from cvat_lite.cloud.base import CloudProvider
 from cvat_lite.engine.cloud import provider_for, storage_prefix
 from cvat_lite.engine.models import CloudStorage, Project, Task
@@ -271,8 +272,6 @@ def _to_cloud(
 
 def read_back_file(path: Path, written: Written) -> str:
     """Check the file at ``path`` against ``written``; returns the checks made."""
-    from cvat_lite.backup.restore import restore_limits
-
     where = str(path)
     size = path.stat().st_size
     if size != written.bytes:

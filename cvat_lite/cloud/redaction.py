@@ -47,11 +47,6 @@ def register(*values: object) -> None:
         _pattern = re.compile("|".join(map(re.escape, ordered)))
 
 
-def redact(text: str) -> str:
-    pattern = _pattern
-    return pattern.sub(REDACTED, text) if pattern is not None else text
-
-
 def _install() -> None:
     global _previous_factory
     if _previous_factory is None:

@@ -8,4 +8,4 @@ class EngineConfig(AppConfig):
 
     def ready(self) -> None:
         # The deflated backup manifests forget a task whose rows change (signal receivers).
-        from cvat_lite.backup import manifest_store  # noqa: F401
+        from cvat_lite.engine import manifest_store  # noqa: F401

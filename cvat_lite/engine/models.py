@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import enum
+
 from django.conf import settings
 from django.db import models
 
-
-class ProviderType(models.TextChoices):
-    AWS_S3_BUCKET = "AWS_S3_BUCKET"
-    AZURE_CONTAINER = "AZURE_CONTAINER"
-    GOOGLE_CLOUD_STORAGE = "GOOGLE_CLOUD_STORAGE"
+# Defined once, in the cloud package (a new provider is one enum member there).
+from cvat_lite.cloud.base import CredentialsType, ProviderType
+from cvat_lite.media.selection import parse_frame_filter
 
 
-class CredentialsType(models.TextChoices):
-    KEY_SECRET_KEY_PAIR = "KEY_SECRET_KEY_PAIR"
-    ACCOUNT_NAME_TOKEN_PAIR = "ACCOUNT_NAME_TOKEN_PAIR"
-    CONNECTION_STRING = "CONNECTION_STRING"
-    KEY_FILE_PATH = "KEY_FILE_PATH"
-    ANONYMOUS_ACCESS = "ANONYMOUS_ACCESS"
+def choices_of(values: type[enum.Enum]) -> list[tuple[str, str]]:
+    """Django choices for an enum defined elsewhere, labelled as ``TextChoices`` labels."""
+    return [(member.value, member.name.replace("_", " ").title()) for member in values]
+
+
+PROVIDER_TYPE_CHOICES = choices_of(ProviderType)
+CREDENTIALS_TYPE_CHOICES = choices_of(CredentialsType)
 
 
 class StorageChoice(models.TextChoices):
@@ -83,11 +84,11 @@ class CloudStorage(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cloud_storages"
     )
-    provider_type = models.CharField(max_length=32, choices=ProviderType.choices)
+    provider_type = models.CharField(max_length=32, choices=PROVIDER_TYPE_CHOICES)
     resource = models.CharField(max_length=222)
     display_name = models.CharField(max_length=63)
     description = models.TextField(blank=True, default="")
-    credentials_type = models.CharField(max_length=32, choices=CredentialsType.choices)
+    credentials_type = models.CharField(max_length=32, choices=CREDENTIALS_TYPE_CHOICES)
     # Write-only: separate keys (key, secret_key, session_token, account_name,
     # connection_string, key_file_path), never returned, never in a backup, never logged.
     credentials = models.JSONField(default=dict, blank=True)
@@ -150,8 +151,6 @@ class Data(models.Model):
 
     @property
     def step(self) -> int:
-        from cvat_lite.media.selection import parse_frame_filter
-
         return parse_frame_filter(self.frame_filter)
 
     def save(self, *args, **kwargs):

@@ -6,12 +6,15 @@ answered with 404 everywhere (its existence is not revealed).
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from django.db.models import Model, QuerySet
 
 from cvat_lite import errors
 from cvat_lite.engine.models import CloudStorage, Job, Label, Project, Task
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 M = TypeVar("M", bound=Model)
 
@@ -23,7 +26,7 @@ _OWNER_PATHS: dict[type[Model], str] = {
 }
 
 
-def visible(queryset: QuerySet[M], user) -> QuerySet[M]:
+def visible(queryset: QuerySet[M], user: User) -> QuerySet[M]:
     """Restrict ``queryset`` to the objects ``user`` may see."""
     if user.is_superuser:
         return queryset
@@ -35,7 +38,7 @@ def visible(queryset: QuerySet[M], user) -> QuerySet[M]:
     return queryset.filter(**{_OWNER_PATHS[model]: user})
 
 
-def get_visible(queryset: QuerySet[M], user, pk: object) -> M:
+def get_visible(queryset: QuerySet[M], user: User, pk: object) -> M:
     """The object with ``pk`` if ``user`` may see it; else NotFound (never reveal existence)."""
     try:
         pk_int = int(str(pk))
@@ -51,7 +54,7 @@ MSG_CLOUD_STORAGE_NOT_FOUND = "Cloud storage #{id} does not exist or is not visi
 
 
 def cloud_storage_for(
-    user, storage_id: int, *, error: type[errors.CvatLiteError] = errors.BadRequest
+    user: User, storage_id: int, *, error: type[errors.CvatLiteError] = errors.BadRequest
 ) -> CloudStorage:
     """The cloud storage ``storage_id`` named in a request's body or query, if ``user`` may see
     it; else ``error`` (400 by default: the id is the caller's input) naming the id."""

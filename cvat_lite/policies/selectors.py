@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import QuerySet
 
 from cvat_lite import errors
 from cvat_lite.policies.models import BackupPolicy, PolicyRun, RunStatus
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 # A run that ended; "skipped" is not an outcome of the policy's backups.
 ENDED = (RunStatus.SUCCEEDED, RunStatus.FAILED)
 
 
-def policies_visible(user) -> QuerySet[BackupPolicy]:
+def policies_visible(user: User) -> QuerySet[BackupPolicy]:
     qs = BackupPolicy.objects.select_related("owner", "target_owner")
     return qs if user.is_superuser else qs.filter(owner=user)
 
 
-def policy_get(*, user, policy_id: object) -> BackupPolicy:
+def policy_get(*, user: User, policy_id: object) -> BackupPolicy:
     try:
         pk = int(str(policy_id))
     except ValueError:

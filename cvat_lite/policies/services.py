@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,7 +21,9 @@ from django.utils import timezone
 from cvat_lite import errors
 from cvat_lite.backup.export import Progress, task_lightweight_in_project
 from cvat_lite.backup.naming import parse_archive_name
+from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.models import CloudStorage, Project, Task
+from cvat_lite.engine.selectors import cloud_storage_for, visible
 from cvat_lite.policies import schedule, store
 from cvat_lite.policies.fingerprint import project_fingerprint, task_fingerprint
 from cvat_lite.policies.models import (
@@ -35,13 +37,23 @@ from cvat_lite.policies.models import (
     Trigger,
 )
 from cvat_lite.policies.retention import Retention, Snapshot, retention_apply
-from cvat_lite.requests.jobs import RequestResult
+from cvat_lite.policies.verify import archive_verify
+from cvat_lite.requests.jobs import RequestResult, run_request
 from cvat_lite.requests.models import Request, RequestAction
-from cvat_lite.requests.services import ACTIVE_STATUSES, RequestSpec, reconcile, request_submit
+from cvat_lite.requests.services import (
+    ACTIVE_STATUSES,
+    RequestSpec,
+    job_path,
+    new_request_id,
+    reconcile,
+    request_submit,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger("cvat_lite.policies")
 
-RUN_FUNC = "cvat_lite.policies.jobs.policy_run_job"
 
 MSG_ALREADY_RUNNING = "A run of this policy is already queued or running."
 MSG_PREVIOUS_RUNNING = "Skipped: the previous run of this policy was still queued or running."
@@ -122,7 +134,7 @@ def policy_run_submit(*, policy: BackupPolicy, trigger: str) -> PolicyRun:
                 target="policy",
                 subresource="backup",
                 target_id=policy.id,
-                func=RUN_FUNC,
+                func=policy_run,
                 kwargs={"run_id": run.id},
                 params={"policy_id": policy.id, "run_id": run.id, "trigger": trigger},
             ),
@@ -207,8 +219,6 @@ def _unchanged(policy: BackupPolicy, item: _Item, fingerprint: str) -> PolicyArc
 
 def _verify(policy: BackupPolicy, archive: PolicyArchive) -> None:
     """The read-back check of "verify after writing" (see docs/backup-policies.md)."""
-    from cvat_lite.policies.verify import archive_verify
-
     problem = archive_verify(policy=policy, archive=archive)
     archive.verified = problem is None
     archive.save(update_fields=["verified"])
@@ -399,8 +409,6 @@ def policy_location_check(*, location: str, cloud_storage: CloudStorage | None, 
             code="cloud_storage_id_required",
         )
     if cloud_storage is not None:
-        from cvat_lite.engine.cloud import provider_for
-
         provider_for(cloud_storage)  # the endpoint is allowed; no connection
     return prefix
 
@@ -419,12 +427,10 @@ POLICY_FIELDS = (
 
 
 def policy_build(
-    *, user, values: dict[str, Any], policy: BackupPolicy | None = None
+    *, user: User, values: dict[str, Any], policy: BackupPolicy | None = None
 ) -> BackupPolicy:
     """A new or changed (unsaved) policy from ``values`` (only the keys given change), checked
     against what ``user`` may see; BadRequest/NotFound otherwise. No network."""
-    from cvat_lite.engine.selectors import cloud_storage_for, visible
-
     policy = policy or BackupPolicy(owner=user)
     for name, value in values.items():
         if name in POLICY_FIELDS:
@@ -474,9 +480,6 @@ def policy_build(
 def policy_run_here(*, policy: BackupPolicy) -> PolicyRun:
     """Run ``policy`` now in this process (``cvat-lite backup policies run``): the same run and
     request as a queued one, without a worker. Returns the finished run."""
-    from cvat_lite.requests.jobs import run_request
-    from cvat_lite.requests.services import new_request_id
-
     active = _active_run(policy)
     if active is not None:
         raise errors.Conflict(
@@ -495,6 +498,6 @@ def policy_run_here(*, policy: BackupPolicy) -> PolicyRun:
         )
         run.request_id = request.id
         run.save(update_fields=["request_id"])
-    run_request(request.id, RUN_FUNC, {"run_id": run.id})
+    run_request(request.id, job_path(policy_run), {"run_id": run.id})
     run.refresh_from_db()
     return run

@@ -17,6 +17,7 @@ class RequestAction(models.TextChoices):
     CREATE = "create"
     EXPORT = "export"
     IMPORT = "import"
+    UPDATE = "update"  # a relink that runs in the background (contract 7.5)
 
 
 class Request(models.Model):
@@ -44,6 +45,9 @@ class Request(models.Model):
     result_id = models.BigIntegerField(null=True, blank=True)
     result_file = models.CharField(max_length=1024, blank=True, default="")
     result_filename = models.CharField(max_length=512, blank=True, default="")
+    # What a finished request answers that is not a file or an id (a relink's report), or a
+    # failed one's error body {code, message, extra}; null otherwise.
+    result = models.JSONField(null=True, blank=True)
     created_date = models.DateTimeField(auto_now_add=True)
     started_date = models.DateTimeField(null=True, blank=True)
     finished_date = models.DateTimeField(null=True, blank=True)

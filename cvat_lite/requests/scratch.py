@@ -26,7 +26,8 @@ _current: ContextVar[str | None] = ContextVar("cvat_lite_request_id", default=No
 
 def scratch_dir(request_id: str) -> Path:
     """The scratch folder of ``request_id`` (request ids are URL-safe: one path segment)."""
-    assert request_id and "/" not in request_id and request_id not in (".", "..")
+    if not request_id or "/" in request_id or "\\" in request_id or request_id in (".", ".."):
+        raise ValueError(f"Not a request id: {request_id!r}")  # never a path (python -O too)
     return Path(settings.DATA_DIR) / SCRATCH_DIRNAME / request_id
 
 

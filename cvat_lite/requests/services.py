@@ -8,30 +8,35 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django_rq
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from rq.job import JobStatus
 
 from cvat_lite import errors
+from cvat_lite.requests.jobs import run_request
 from cvat_lite.requests.models import Request, RequestAction, RequestStatus
 from cvat_lite.requests.scratch import scratch_remove
+from cvat_lite.requests.transitions import MSG_INTERNAL as MSG_INTERNAL
+from cvat_lite.requests.transitions import request_mark_failed
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger("cvat_lite.requests")
 
-RUNNER = "cvat_lite.requests.jobs.run_request"
 MSG_ALREADY_RUNNING = "The same request is already queued or running."
 MSG_CANCELLED = "The request was cancelled."
 MSG_CANNOT_CANCEL = "Only a request that has not started yet can be cancelled."
 MSG_INTERRUPTED = "The request was interrupted (its worker stopped). Try again."
-MSG_INTERNAL = "The request failed because of an internal error."
 
 ACTIVE_STATUSES = (RequestStatus.QUEUED, RequestStatus.STARTED)
 DEAD_JOB_STATUSES = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
@@ -39,16 +44,18 @@ QUEUE_FOR_ACTION = {
     RequestAction.CREATE: "create",
     RequestAction.EXPORT: "export",
     RequestAction.IMPORT: "import",
+    RequestAction.UPDATE: "create",  # task data: the queue of data creation
 }
 
 
 @dataclass(frozen=True)
 class RequestSpec:
-    """What to run: ``func`` (a dotted path to a service taking ``progress=`` and ``kwargs``)."""
+    """What to run: ``func``, a module-level function taking ``progress=`` and ``kwargs`` and
+    returning a ``RequestResult`` (referenced, not named: a rename fails at import)."""
 
     action: str
     target: str
-    func: str
+    func: Callable[..., Any]
     kwargs: dict[str, Any] = field(default_factory=dict)
     subresource: str = ""
     target_id: int | None = None
@@ -59,19 +66,34 @@ class RequestSpec:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def job_path(func: Callable[..., Any]) -> str:
+    """The dotted path under which RQ stores ``func``, checked in the submitting process: a
+    function a worker could not import by that path (nested, a lambda, a method) is refused here,
+    not in the worker."""
+    path = f"{func.__module__}.{func.__qualname__}"
+    try:
+        found = import_string(path)
+    except ImportError:
+        found = None
+    if found is not func:
+        raise TypeError(f"{path} is not a module-level function: a worker could not import it")
+    return path
+
+
 def new_request_id(action: str, target: str, target_id: int | None, subresource: str) -> str:
     """An opaque, URL-safe, unique id (import and create requests)."""
     obj = f"{target}-{target_id}" if target_id is not None else target
     return f"{action}-{obj}-{subresource or 'data'}-{uuid.uuid4().hex}"
 
 
-def request_submit(*, owner, spec: RequestSpec, rq_id: str | None = None) -> Request:
+def request_submit(*, owner: User, spec: RequestSpec, rq_id: str | None = None) -> Request:
     """Create the request row and enqueue its job after commit.
 
     With a deterministic ``rq_id`` (exports), a request with that id that is still queued or
     running is a 409 naming it; a finished or failed one is replaced.
     """
     rq_id = rq_id or new_request_id(spec.action, spec.target, spec.target_id, spec.subresource)
+    func = job_path(spec.func)
     queue = django_rq.get_queue(QUEUE_FOR_ACTION[RequestAction(spec.action)])
     # Redis down: fail (503) before a request row is saved that no job would ever run.
     queue.connection.ping()
@@ -102,8 +124,8 @@ def request_submit(*, owner, spec: RequestSpec, rq_id: str | None = None) -> Req
             )
             transaction.on_commit(
                 lambda: queue.enqueue_call(
-                    func=RUNNER,
-                    args=(rq_id, spec.func, spec.kwargs),
+                    func=run_request,
+                    args=(rq_id, func, spec.kwargs),
                     job_id=rq_id,
                     timeout=int(settings.RQ_QUEUES[queue.name].get("DEFAULT_TIMEOUT", 3600)),
                     result_ttl=3600,
@@ -115,35 +137,6 @@ def request_submit(*, owner, spec: RequestSpec, rq_id: str | None = None) -> Req
         # lock a row that does not exist yet, so both got past the check).
         raise already_running from None
     return request
-
-
-def request_mark_started(*, request_id: str) -> None:
-    Request.objects.filter(pk=request_id).update(
-        status=RequestStatus.STARTED, started_date=timezone.now(), progress=0.0
-    )
-
-
-def request_mark_finished(
-    *, request_id: str, result_id: int | None = None, result_file: str = "",
-    result_filename: str = "", message: str = "", expires: bool = False,
-) -> None:  # fmt: skip
-    now = timezone.now()
-    Request.objects.filter(pk=request_id).update(
-        status=RequestStatus.FINISHED,
-        finished_date=now,
-        progress=1.0,
-        result_id=result_id,
-        result_file=result_file,
-        result_filename=result_filename,
-        message=message,
-        expiry_date=now + timedelta(seconds=settings.EXPORT_TTL) if expires else None,
-    )
-
-
-def request_mark_failed(*, request_id: str, message: str) -> None:
-    Request.objects.filter(pk=request_id).exclude(status=RequestStatus.FINISHED).update(
-        status=RequestStatus.FAILED, finished_date=timezone.now(), message=message
-    )
 
 
 def request_cancel(*, request: Request) -> Request:
@@ -160,24 +153,6 @@ def request_cancel(*, request: Request) -> Request:
     return request
 
 
-class ProgressReporter:
-    """Writes a request's progress (0..1) to the database at most every ``interval`` seconds."""
-
-    def __init__(self, request_id: str, *, interval: float = 0.5):
-        self.request_id = request_id
-        self.interval = interval
-        self._last = 0.0
-
-    def __call__(self, fraction: float, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < self.interval:
-            return
-        self._last = now
-        Request.objects.filter(pk=self.request_id, status=RequestStatus.STARTED).update(
-            progress=max(0.0, min(1.0, float(fraction)))
-        )
-
-
 def _rq_job(request_id: str):
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
@@ -192,7 +167,7 @@ def _job_dead(job) -> bool:
     status = job.get_status(refresh=False)
     if status == JobStatus.STARTED:
         # rq's own rule: a started job past the deadline its worker's heartbeat sets
-        # (cvat_lite.requests.worker) was abandoned; the cleanup marks it failed.
+        # (cvat_lite.worker) was abandoned; the cleanup marks it failed.
         job.started_job_registry.cleanup()
         status = job.get_status(refresh=True)
     return status in DEAD_JOB_STATUSES

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
@@ -16,6 +17,9 @@ from cvat_lite.uploads.models import Upload
 from cvat_lite.uploads.parts import parts_offset
 from cvat_lite.uploads.sources import CloudFile
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 UPLOADS_DIRNAME = "uploads"
 
 
@@ -27,7 +31,7 @@ def upload_path(upload: Upload) -> Path:
     return uploads_dir() / str(upload.pk)
 
 
-def upload_get(*, owner, endpoint: str, upload_id: str) -> Upload:
+def upload_get(*, owner: User, endpoint: str, upload_id: str) -> Upload:
     """The caller's own upload on this endpoint (uploads are private: superusers included);
     NotFound otherwise, and when its file is gone."""
     try:
@@ -51,7 +55,7 @@ def upload_offset(*, upload: Upload) -> int:
         raise errors.NotFound() from None
 
 
-def cloud_file_get(*, user, cloud_storage_id: int, key: str) -> CloudFile:
+def cloud_file_get(*, user: User, cloud_storage_id: int, key: str) -> CloudFile:
     """``?location=cloud_storage``: the storage must be visible to ``user`` (404 otherwise, the
     project's rule for another user's object), its endpoint allowed (400, no connection), and
     ``key`` a valid relative object key (400)."""

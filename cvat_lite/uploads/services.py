@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from django.conf import settings
 from django.core.files.move import file_move_safe
@@ -36,6 +36,9 @@ from cvat_lite.uploads import parts
 from cvat_lite.uploads.models import Upload
 from cvat_lite.uploads.selectors import upload_path, uploads_dir
 from cvat_lite.uploads.sources import LocalFile, ReceivedFile, StoredParts
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger("cvat_lite.uploads")
 
@@ -135,7 +138,7 @@ class _Gone(Exception):
 # --- TUS ---------------------------------------------------------------------------------------
 
 
-def upload_create(*, owner, endpoint: str, length: int, original_name: str) -> Upload:
+def upload_create(*, owner: User, endpoint: str, length: int, original_name: str) -> Upload:
     """TUS create: an empty upload of ``length`` bytes (413 above ``MAX_UPLOAD_SIZE``). Also
     removes the abandoned uploads of everyone (there is no scheduler to do it)."""
     upload_size_check(size=length)
@@ -222,7 +225,7 @@ def _copy(stream: _Readable | None, file: BinaryIO, size: int) -> None:
         remaining -= len(piece)
 
 
-def upload_finish(*, owner, endpoint: str, filename: str) -> ReceivedFile:
+def upload_finish(*, owner: User, endpoint: str, filename: str) -> ReceivedFile:
     """Upload-Finish: the caller's complete upload named ``filename`` (its Upload-Filename) on
     this endpoint becomes a ``LocalFile`` in ``DATA_DIR/imports/``; the row is deleted.
     Unknown, another user's or incomplete → 400."""
@@ -272,7 +275,7 @@ def _parts_finish(upload: Upload) -> StoredParts:
 # --- bounds ------------------------------------------------------------------------------------
 
 
-def _quota_check(*, owner, length: int) -> None:
+def _quota_check(*, owner: User, length: int) -> None:
     """Refuse a new upload of ``length`` bytes that would pass a bound on unfinished uploads:
     the owner's declared bytes or count (413), everyone's declared bytes (507), or the free disk
     space once every upload in progress is complete, minus the reserve (507). Declared bytes

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from cvat_lite.engine.frames import local_media_root
 from cvat_lite.engine.models import Project, Task
-from cvat_lite.media.frames import local_media_root
 from tests.backup.archives import task_backup
 from tests.backup.restore_helpers import cvat_backup_path, project_backup
 from tests.compat.conftest import live  # noqa: F401 (the fixture)

@@ -11,9 +11,9 @@ from django.db import connection
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from cvat_lite.engine.media_cache import media_cache_drop
 from cvat_lite.engine.models import Data, Image, Job, StorageChoice, Task
 from cvat_lite.errors import CloudStorageUnlinked
-from cvat_lite.media.cache import media_cache_drop
 from tests.api.media_helpers import (
     create_data,
     make_image,

@@ -9,8 +9,8 @@ import json
 import pytest
 from rest_framework.fields import DateTimeField
 
+from cvat_lite.engine import frames
 from cvat_lite.engine.models import Data, Image, Job, Segment, StorageChoice, Task
-from cvat_lite.media import frames
 from tests.api.media_helpers import make_task
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,10 +8,11 @@ import zipfile
 import pytest
 from django.conf import settings
 
+from cvat_lite.engine import frames
+from cvat_lite.engine.frames import local_media_root
 from cvat_lite.engine.models import Data, Image, Job, Segment, Task
 from cvat_lite.engine.services import data as data_services
-from cvat_lite.media import frames
-from cvat_lite.media.frames import CloudSource, local_media_root
+from cvat_lite.media.sources import CloudSource
 from cvat_lite.requests.models import Request
 from tests.api.media_helpers import (
     create_data,

@@ -13,8 +13,8 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from cvat_lite.api.upload_handlers import MSG_TOO_MANY_FILES
+from cvat_lite.engine.frames import local_media_root
 from cvat_lite.engine.models import Task
-from cvat_lite.media.frames import local_media_root
 from tests.api.media_helpers import make_image, make_task
 
 pytestmark = pytest.mark.django_db

@@ -16,11 +16,11 @@ from cvat_lite.backup.archive import ArchiveReader, ArchiveWriter
 from cvat_lite.backup.export import backup_write_task
 from cvat_lite.backup.export_results import exports_cleanup, exports_dir
 from cvat_lite.backup.format import check_task_layout, read_annotations_json
+from cvat_lite.engine.frames import local_media_root
 from cvat_lite.engine.models import Data, Image, JobAnnotations, Label, StorageChoice, Task
 from cvat_lite.engine.services.jobs import jobs_create_from_layout
 from cvat_lite.engine.services.labels import labels_create
 from cvat_lite.errors import CloudObjectNotFound
-from cvat_lite.media.frames import local_media_root
 from tests.api.media_helpers import create_data, make_image, manifest_bytes, storage_row
 from tests.backup.export_helpers import make_cloud_task, make_labelled_task, read_zip
 from tests.fixtures.emulators import EmulatedBucket

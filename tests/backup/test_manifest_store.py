@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 from cvat_lite.backup.archive import ArchiveWriter
-from cvat_lite.backup.manifest_store import forget, stored_manifest
+from cvat_lite.engine.manifest_store import forget, stored_manifest
 from cvat_lite.engine.models import Image, Task
 from tests.api.backup_import_helpers import finished, run_import
 from tests.backup.export_helpers import make_cloud_task

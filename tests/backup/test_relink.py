@@ -10,16 +10,16 @@ import pytest
 from django.db import connection
 
 from cvat_lite.backup.format import OriginSpec
-from cvat_lite.backup.relink import (
-    REPORTED_KEYS,
-    Verification,
-    relink_auto,
-    relink_verify,
-    task_relink,
-)
+from cvat_lite.backup.relink import relink_auto
 from cvat_lite.cloud.base import ObjectInfo
 from cvat_lite.cloud.s3 import S3Provider
 from cvat_lite.engine.models import Data, Image, StorageChoice
+from cvat_lite.engine.services.relink import (
+    REPORTED_KEYS,
+    Verification,
+    data_meta_update,
+    relink_verify,
+)
 from tests.api.media_helpers import storage_row
 from tests.backup.relink_helpers import (
     bucket_storage,
@@ -193,7 +193,7 @@ def test_relink_makes_one_paged_listing_not_a_request_per_object(user, s3, monke
         "_download_range",
     )
 
-    task_relink(task=task, user=user, cloud_storage_id=storage.id)
+    data_meta_update(task=task, data=task.data, user=user, cloud_storage_id=storage.id)
 
     assert link_of(task)[0] == storage.id
     assert calls["iter_objects"] == 1

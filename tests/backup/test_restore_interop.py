@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from cvat_lite.backup.restore import TASK_RESTORED, backup_restore_task
+from cvat_lite.engine.frames import local_media_root
 from cvat_lite.engine.models import Job, Label
-from cvat_lite.media.frames import local_media_root
 
 from .restore_helpers import cvat_backup_path
 

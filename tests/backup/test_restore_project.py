@@ -12,9 +12,9 @@ from cvat_lite.backup.restore import (
     backup_restore_task,
     counted,
 )
+from cvat_lite.engine.frames import local_media_root
 from cvat_lite.engine.models import Label, Task
 from cvat_lite.errors import ArchiveError, CvatLiteError
-from cvat_lite.media.frames import local_media_root
 
 from .archives import LABELS
 from .restore_helpers import project_backup, snapshot

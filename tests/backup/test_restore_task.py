@@ -19,9 +19,9 @@ from cvat_lite.backup.format import (
     read_annotations_json,
 )
 from cvat_lite.backup.restore import TASK_RESTORED, TASK_UNLINKED, backup_restore_task
+from cvat_lite.engine.frames import local_media_root
 from cvat_lite.engine.models import Job, JobAnnotations, Label
 from cvat_lite.engine.services.annotations import annotations_get
-from cvat_lite.media.frames import local_media_root
 
 from .archives import LABELS, job_annotations, task_backup, task_spec
 from .restore_helpers import snapshot

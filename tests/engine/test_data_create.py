@@ -10,6 +10,7 @@ from django.conf import settings
 from PIL import Image as PILImage
 
 from cvat_lite import errors
+from cvat_lite.engine.frames import local_media_root
 from cvat_lite.engine.models import Data, Image, Segment, StorageChoice
 from cvat_lite.engine.services.data import (
     HEADER_READS,
@@ -18,7 +19,7 @@ from cvat_lite.engine.services.data import (
     DataOptions,
     task_data_create_job,
 )
-from cvat_lite.media.frames import DirectorySource, local_media_root
+from cvat_lite.media.sources import DirectorySource
 from tests.api.media_helpers import make_image, make_task, storage_row
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ import requests
 from rest_framework.authtoken.models import Token
 from rq.job import Job
 
+from cvat_lite.engine.frames import local_media_root
 from cvat_lite.engine.models import Task
-from cvat_lite.media.frames import local_media_root
 from cvat_lite.requests.models import Request
 from cvat_lite.requests.services import MSG_ALREADY_RUNNING
 from tests.api.media_helpers import storage_row

@@ -3,7 +3,7 @@
 Real ``cvat-lite rqworker`` processes run the jobs. Each job is stopped at a known point by a
 gating proxy in front of the S3 emulator (or, on PostgreSQL, by a table lock) so that the kill
 lands mid-operation, then the worker and its work-horse are SIGKILLed. The request must end
-``failed`` with a message (the heartbeat deadline of ``cvat_lite.requests.worker`` passes and
+``failed`` with a message (the heartbeat deadline of ``cvat_lite.worker`` passes and
 the requests API notices), leave nothing behind (no result, no scratch file, no row), and a
 retry with a fresh worker must succeed.
 """

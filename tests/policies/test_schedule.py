@@ -13,7 +13,7 @@ from rq.registry import ScheduledJobRegistry
 from cvat_lite.policies import schedule, services
 from cvat_lite.policies.models import PolicyArchive, PolicyRun
 from cvat_lite.requests.models import Request
-from cvat_lite.requests.worker import Worker
+from cvat_lite.worker import Worker
 from tests.backup.export_helpers import make_local_task
 from tests.policies.helpers import create_policy, policy, scheduler_clock
 
@@ -144,3 +144,12 @@ def test_a_fire_while_the_previous_run_is_queued_is_recorded_as_skipped(admin_ap
     # A skipped run is not an outcome: the policy's last status is the manual run's.
     body = admin_api.get(f"/api/backup/policies/{created['id']}").json()
     assert body["last_status"] == "succeeded"
+
+
+def test_the_scheduled_fire_names_the_job_function():
+    """The path RQ keeps with every scheduled fire (in Redis, across deployments) resolves."""
+    from django.utils.module_loading import import_string
+
+    from cvat_lite.policies import jobs
+
+    assert import_string(schedule.FIRE_FUNC) is jobs.policy_fire

@@ -31,7 +31,7 @@ def _submit(owner, func: str, rq_id: str | None = None, **kwargs) -> Request:
     spec = RequestSpec(
         action="create",
         target="task",
-        func=f"{__name__}.{func}",
+        func=globals()[func],
         kwargs=kwargs,
         target_id=7,
         task_id=7,
@@ -149,3 +149,13 @@ def test_anonymous_is_401(anon_api):
     response = anon_api.get("/api/requests")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+def test_a_job_a_worker_could_not_import_is_refused_at_submit(user):
+    def nested(*, progress) -> RequestResult:
+        return RequestResult()
+
+    spec = RequestSpec(action="create", target="task", func=nested, target_id=7, task_id=7)
+    with pytest.raises(TypeError, match="not a module-level function"):
+        services.request_submit(owner=user, spec=spec)
+    assert not Request.objects.exists()

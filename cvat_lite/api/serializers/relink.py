@@ -8,7 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cvat_lite.backup.relink import ALL_OBJECTS, RelinkOptions
+from cvat_lite.engine.services.relink import ALL_OBJECTS, RelinkOptions
 
 ALL = "all"
 MSG_CONTENT_SAMPLE = 'content_sample must be a number of objects (0 or more) or "all".'
@@ -114,3 +114,39 @@ class VerificationSerializer(serializers.Serializer):
         help_text="Present objects checked by presence (and size) only."
     )
     summary = serializers.CharField(help_text="The same in a sentence.")
+
+
+MSG_QUEUED = (
+    "The relink of {images} images runs in the background (more than {limit}): follow "
+    "GET /api/requests/{rq_id} until its status is finished or failed; its progress says how "
+    "far it is, and its result holds the verification report{dry_run}."
+)
+
+
+class RelinkQueuedSerializer(serializers.Serializer):
+    """The 202 answer of a relink that runs in the background (docs/relink.md)."""
+
+    rq_id = serializers.CharField(help_text="The request to follow.")
+    request_url = serializers.CharField(
+        help_text="GET it (the requests API) until status is finished or failed."
+    )
+    images = serializers.IntegerField(help_text="The images the relink verifies.")
+    dry_run = serializers.BooleanField()
+    message = serializers.CharField(help_text="How to follow the request, in words.")
+
+
+def relink_queued_body(request, rq_id: str, images: int, limit: int, dry_run: bool) -> dict:
+    return RelinkQueuedSerializer(
+        {
+            "rq_id": rq_id,
+            "request_url": request.build_absolute_uri(f"/api/requests/{rq_id}"),
+            "images": images,
+            "dry_run": dry_run,
+            "message": MSG_QUEUED.format(
+                images=images,
+                limit=limit,
+                rq_id=rq_id,
+                dry_run=" (a dry run: nothing is saved)" if dry_run else "",
+            ),
+        }
+    ).data

@@ -18,6 +18,7 @@ from cvat_lite.backup.format.base import (
     root,
 )
 from cvat_lite.backup.limits import Limits
+from cvat_lite.cloud.base import ProviderType
 from cvat_lite.errors import ArchiveError, BadRequest
 from cvat_lite.media.paths import path_problem, shown
 from cvat_lite.media.selection import SORTING_METHODS, parse_frame_filter
@@ -30,7 +31,7 @@ STATES = ("new", "in progress", "rejected", "completed")
 JOB_TYPES = ("annotation", "ground_truth", "consensus_replica")
 LABEL_TYPES = ("any", *SHAPE_TYPES, "tag")
 INPUT_TYPES = ("checkbox", "radio", "number", "text", "select")
-PROVIDER_TYPES = ("AWS_S3_BUCKET", "AZURE_CONTAINER", "GOOGLE_CLOUD_STORAGE")
+PROVIDER_TYPES = tuple(member.value for member in ProviderType)
 CHUNK_TYPES = ("imageset", "video")
 STORAGE_METHODS = ("cache", "file_system")
 # The database's column sizes (cvat_lite.engine.models), so an import never fails half-way.

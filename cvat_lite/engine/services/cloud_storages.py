@@ -22,9 +22,9 @@ from django.conf import settings
 from django.db import transaction
 
 from cvat_lite import errors
-from cvat_lite.cloud.base import STATUS_TIMEOUTS, CloudProvider, Status
+from cvat_lite.cloud.base import STATUS_TIMEOUTS, CloudProvider, CredentialsType, Status
 from cvat_lite.engine.cloud import provider_for
-from cvat_lite.engine.models import CloudStorage, CredentialsType
+from cvat_lite.engine.models import CloudStorage
 from cvat_lite.media.paths import validate_relative_path
 
 logger = logging.getLogger("cvat_lite.engine.cloud_storages")

@@ -32,25 +32,16 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from cvat_lite import errors
-from cvat_lite.backup.export_spec import MediaRoot
-from cvat_lite.backup.manifest_store import ManifestRecorder
-from cvat_lite.backup.relink import RelinkOptions, RelinkPlan, relink_save, relink_target
 from cvat_lite.cloud.evidence import Evidence
 from cvat_lite.engine.cloud import provider_for
+from cvat_lite.engine.frames import local_media_prefix, local_media_root, local_media_source
+from cvat_lite.engine.manifest_store import ManifestRecorder
 from cvat_lite.engine.models import CloudStorage, Data, StorageChoice, Task
 from cvat_lite.engine.selectors import cloud_storage_for
 from cvat_lite.engine.services.images import images_create
 from cvat_lite.engine.services.jobs import segments_create
 from cvat_lite.media import images
 from cvat_lite.media.formats import IMAGE_EXTENSIONS, is_image_key
-from cvat_lite.media.frames import (
-    CloudSource,
-    DirectorySource,
-    MediaSource,
-    local_media_prefix,
-    local_media_root,
-    local_media_source,
-)
 from cvat_lite.media.manifest import manifest_dir, manifest_key_prefix, read_manifest
 from cvat_lite.media.paths import safe_join, shown, validate_relative_path
 from cvat_lite.media.selection import (
@@ -61,11 +52,11 @@ from cvat_lite.media.selection import (
     parse_frame_filter,
     sort_keys,
 )
+from cvat_lite.media.sources import CloudSource, DirectorySource, MediaSource
 from cvat_lite.requests.models import Request, RequestAction
 from cvat_lite.requests.services import ACTIVE_STATUSES, RequestSpec, reconcile, request_submit
 from cvat_lite.store import shared_store
 
-JOB_FUNC = "cvat_lite.engine.services.data.task_data_create_job"
 DEFAULT_CHUNK_SIZE = 36
 MAX_CHUNK_SIZE = 1000
 HEADER_READS = (64 * 1024, 1024 * 1024)  # then the whole file
@@ -94,7 +85,6 @@ MSG_DUPLICATE_UPLOAD = "The file {name} was uploaded more than once."
 MSG_TASK_GONE = "The task was deleted before its data could be created."
 MSG_STORAGE_GONE = "The cloud storage was deleted before the task data could be created."
 MSG_CREATED = "The task data were created: {size} frames."
-MSG_DELETED_FRAME = "deleted_frames: frame {frame} is not in {first}..{last}."
 
 
 @dataclass(frozen=True)
@@ -285,7 +275,7 @@ def task_data_submit(
                 target_id=task.id,
                 task_id=task.id,
                 project_id=task.project_id,
-                func=JOB_FUNC,
+                func=task_data_create_job,
                 kwargs={
                     "task_id": task.id,
                     "storage": str(storage),
@@ -656,7 +646,7 @@ class _StreamedCreate:
         base = manifest_key_prefix(candidate)
         folder = manifest_dir(candidate)
         cloud = self.storage == StorageChoice.CLOUD_STORAGE
-        recorder.root = MediaRoot(folder, bool(folder)) if cloud else MediaRoot("")
+        recorder.prefix = folder if cloud else ""
         keys = {k for k in self.requested if not k.endswith("/")}
         folders = tuple(k for k in self.requested if k.endswith("/"))
         found: set[str] = set()
@@ -803,61 +793,8 @@ def task_data_create_job(
     return RequestResult(result_id=task_id, message=MSG_CREATED.format(size=data.size))
 
 
-# --- data/meta ---------------------------------------------------------------------------------
-
-UNSET: Any = object()
-
-
-def data_meta_update(
-    *,
-    task: Task,
-    data: Data,
-    user=None,
-    deleted_frames: Any = UNSET,
-    cloud_storage_id: Any = UNSET,
-    relink: RelinkOptions | None = None,
-    scope: Sequence[int] | None = None,
-) -> RelinkPlan | None:
-    """``PATCH data/meta``: ``deleted_frames`` (task frames; they replace the deleted frames
-    of the task, or of ``scope`` — a job's frames — only) and ``cloud_storage_id`` (relink a
-    cloud task to a storage visible to ``user`` once verified, with ``relink``'s prefix move,
-    content sample and dry run, or unlink it with None; see ``cvat_lite.backup.relink``).
-    Every check runs before anything is saved; the changes are saved together (nothing in a
-    dry run). Returns the relink's plan (its verification report), None without a relink."""
-    update_fields: list[str] = []
-    if deleted_frames is not UNSET:
-        frames = range(data.size) if scope is None else scope
-        allowed = set(frames)
-        for frame in deleted_frames:
-            if frame not in allowed:
-                raise errors.BadRequest(
-                    MSG_DELETED_FRAME.format(frame=frame, first=min(frames), last=max(frames)),
-                    code="frame_out_of_range",
-                )
-        kept = [] if scope is None else [f for f in data.deleted_frames if f not in allowed]
-        deleted = sorted({*kept, *deleted_frames})
-        update_fields.append("deleted_frames")
-    if cloud_storage_id is not UNSET:
-        plan = relink_target(
-            task=task, user=user, cloud_storage_id=cloud_storage_id, options=relink
-        )
-        if relink is not None and relink.dry_run:
-            return plan
-        if update_fields:
-            data.deleted_frames = deleted
-        relink_save(task=task, plan=plan, update_fields=update_fields)
-        return plan
-    if update_fields:
-        data.deleted_frames = deleted
-        with transaction.atomic():
-            data.save(update_fields=update_fields)
-            task.save(update_fields=["updated_date"])
-    return None
-
-
 __all__ = [
     "DataOptions",
-    "data_meta_update",
     "task_data_create",
     "task_data_create_job",
     "task_data_submit",

@@ -18,6 +18,7 @@ from django.db import transaction
 
 from cvat_lite import errors
 from cvat_lite.engine.models import Attribute, InputType, Label, LabelType, Project, Task
+from cvat_lite.engine.services.annotations import annotations_purge
 
 LABEL_NAME_REQUIRED = "Every label needs a name."
 LABEL_NAME_TOO_LONG = "The label name '{name}' is longer than 64 characters."
@@ -140,8 +141,6 @@ class _Purge:
     def apply(self, *, task: Task | None, project: Project | None) -> None:
         if not (self.label_ids or self.spec_ids):
             return
-        from cvat_lite.engine.services.annotations import annotations_purge
-
         tasks: Iterable[Task]
         if project is not None:
             tasks = Task.objects.filter(project=project)

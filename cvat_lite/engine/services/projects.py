@@ -3,52 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
 from cvat_lite import errors
-from cvat_lite.engine.models import CloudStorage, Project, StatusChoice
-from cvat_lite.engine.selectors import visible
-from cvat_lite.engine.services.labels import labels_create, labels_patch
-
-STORAGE_INVALID = (
-    '\'{field}\' must be null or {{"location": "local" | "cloud_storage", "cloud_storage_id": N}}.'
+from cvat_lite.engine.models import Project, StatusChoice
+from cvat_lite.engine.services.fields import (
+    NAME_INVALID,
+    STATUS_INVALID,
+    storage_location_clean,
 )
-STORAGE_NEEDS_ID = "'{field}': the location 'cloud_storage' needs a cloud_storage_id."
-STORAGE_NOT_FOUND = "'{field}': cloud storage {id} does not exist."
-STATUS_INVALID = "'status' must be one of: annotation, validation, completed."
-NAME_INVALID = "The name must be 1 to 256 characters long."
+from cvat_lite.engine.services.fields import (  # the messages of the project endpoints
+    STORAGE_INVALID as STORAGE_INVALID,
+)
+from cvat_lite.engine.services.fields import (
+    STORAGE_NEEDS_ID as STORAGE_NEEDS_ID,
+)
+from cvat_lite.engine.services.fields import (
+    STORAGE_NOT_FOUND as STORAGE_NOT_FOUND,
+)
+from cvat_lite.engine.services.labels import labels_create, labels_patch
+from cvat_lite.engine.services.tasks import task_delete
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 PROJECT_FIELDS = ("name", "bug_tracker", "status", "source_storage", "target_storage")
-
-
-def storage_location_clean(*, field: str, value: Any, user) -> dict[str, Any] | None:
-    """Validate a ``{location, cloud_storage_id}`` pair; the storage must be visible to
-    ``user``. ``local`` drops the storage id."""
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise errors.BadRequest(STORAGE_INVALID.format(field=field))
-    storage_id = value.get("cloud_storage_id")
-    if storage_id is not None and (not isinstance(storage_id, int) or isinstance(storage_id, bool)):
-        raise errors.BadRequest(STORAGE_INVALID.format(field=field))
-    location = value.get("location") or ("cloud_storage" if storage_id is not None else "local")
-    if location == "local":
-        return {"location": "local", "cloud_storage_id": None}
-    if location != "cloud_storage":
-        raise errors.BadRequest(STORAGE_INVALID.format(field=field))
-    if storage_id is None:
-        raise errors.BadRequest(STORAGE_NEEDS_ID.format(field=field))
-    if not visible(CloudStorage.objects.filter(pk=storage_id), user).exists():
-        raise errors.BadRequest(STORAGE_NOT_FOUND.format(field=field, id=storage_id))
-    return {"location": "cloud_storage", "cloud_storage_id": storage_id}
 
 
 @transaction.atomic
 def project_create(
     *,
-    owner,
+    owner: User,
     name: str,
     labels: Sequence[Mapping[str, Any]] = (),
     bug_tracker: str = "",
@@ -76,7 +63,7 @@ def project_create(
 
 
 @transaction.atomic
-def project_update(*, project: Project, user, changes: Mapping[str, Any]) -> Project:
+def project_update(*, project: Project, user: User, changes: Mapping[str, Any]) -> Project:
     """Apply a PATCH: ``name``, ``bug_tracker``, ``status``, storages, nested ``labels``."""
     for field in PROJECT_FIELDS:
         if field not in changes:
@@ -98,8 +85,6 @@ def project_update(*, project: Project, user, changes: Mapping[str, Any]) -> Pro
 @transaction.atomic
 def project_delete(*, project: Project) -> None:
     """Delete a project with its tasks (their data and files included)."""
-    from cvat_lite.engine.services.tasks import task_delete
-
     for task in project.tasks.all():
         task_delete(task=task)
     project.delete()

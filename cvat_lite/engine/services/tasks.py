@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -19,12 +19,15 @@ from cvat_lite import errors
 from cvat_lite.engine.models import Label, Project, Segment, StatusChoice, Task
 from cvat_lite.engine.selectors import visible
 from cvat_lite.engine.services.annotations import annotations_remap
-from cvat_lite.engine.services.labels import labels_create, labels_of, labels_patch
-from cvat_lite.engine.services.projects import (
+from cvat_lite.engine.services.fields import (
     NAME_INVALID,
     STATUS_INVALID,
     storage_location_clean,
 )
+from cvat_lite.engine.services.labels import labels_create, labels_of, labels_patch
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 from cvat_lite.store import shared_store
 
 PROJECT_NOT_FOUND = "Project {id} does not exist."
@@ -56,7 +59,7 @@ def task_files_dir(task_id: int) -> Path:
 @transaction.atomic
 def task_create(
     *,
-    owner,
+    owner: User,
     name: str,
     project_id: int | None = None,
     labels: Sequence[Mapping[str, Any]] = (),
@@ -93,7 +96,7 @@ def task_create(
 
 
 @transaction.atomic
-def task_update(*, task: Task, user, changes: Mapping[str, Any]) -> Task:
+def task_update(*, task: Task, user: User, changes: Mapping[str, Any]) -> Task:
     """Apply a PATCH: plain fields, ``project_id`` (move into a project), nested ``labels``."""
     has_jobs = Segment.objects.filter(task=task).exists()
     for field in ("segment_size", "overlap"):
@@ -132,7 +135,7 @@ def _files_remove(files: Path, prefix: str) -> None:
         store.delete_prefix(prefix)
 
 
-def _project(project_id: Any, user) -> Project:
+def _project(project_id: Any, user: User) -> Project:
     if not isinstance(project_id, int) or isinstance(project_id, bool):
         raise errors.BadRequest(PROJECT_NOT_FOUND.format(id=project_id))
     project = visible(Project.objects.filter(pk=project_id), user).first()
@@ -141,7 +144,7 @@ def _project(project_id: Any, user) -> Project:
     return project
 
 
-def _assign(task: Task, values: Mapping[str, Any], *, user) -> None:
+def _assign(task: Task, values: Mapping[str, Any], *, user: User) -> None:
     for field, value in values.items():
         if field == "name" and (not isinstance(value, str) or not 1 <= len(value) <= 256):
             raise errors.BadRequest(NAME_INVALID)

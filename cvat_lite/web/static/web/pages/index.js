@@ -1,5 +1,5 @@
 // Projects and tasks with where their media are: local, cloud (storage name), not connected.
-import { api, listAll } from "../api.js";
+import { ApiError, api, followRequest, listAll } from "../api.js";
 import { openExportDialog } from "../export.js";
 import {
   $, PROVIDERS, done, emptyRow, h, isCloudBased, ownerColumn, requireUser, showError, storageBadge,
@@ -87,6 +87,21 @@ function failures(answer) {
     h("p", {}, `${taskName(failure.task_id)}: ${failure.message}`), missingKeys(failure.extra || {})));
 }
 
+// PATCH the project's cloud_storage. A large project's relink runs on the server in the
+// background (202 {rq_id}): the request is followed, its progress shown, and its result is the
+// body the inline PATCH answers.
+async function patchProjectRelink(body, result, doing) {
+  const answer = await api(`/api/projects/${projectFilter}/cloud_storage`, { method: "PATCH", json: body });
+  if (!answer.rq_id) return answer;
+  const request = await followRequest(answer.rq_id, (r) => {
+    const share = r.progress === null ? "" : ` ${Math.round(r.progress * 100)}%`;
+    result.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), ` ${doing}`,
+      h("span", { id: "project-relink-progress" }, share));
+  }, 500);
+  if (request.status === "failed") throw new ApiError(400, request.result || { message: request.message });
+  return request.result;
+}
+
 // Connecting a project first checks every task without saving (dry_run) and shows the result;
 // the tasks are connected only when the user confirms.
 async function connectProject(event) {
@@ -99,10 +114,7 @@ async function connectProject(event) {
   button.disabled = true;
   result.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), " Checking the tasks' images…");
   try {
-    const check = await api(`/api/projects/${projectFilter}/cloud_storage`, {
-      method: "PATCH",
-      json: { cloud_storage_id: storageId, dry_run: true },
-    });
+    const check = await patchProjectRelink({ cloud_storage_id: storageId, dry_run: true }, result, "Checking the tasks' images…");
     const ready = check.relinked;
     result.replaceChildren(
       h("p", {}, ready.length
@@ -128,10 +140,7 @@ async function confirmProject(storageId) {
   const result = $("#project-relink-result");
   result.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), " Connecting…");
   try {
-    const answer = await api(`/api/projects/${projectFilter}/cloud_storage`, {
-      method: "PATCH",
-      json: { cloud_storage_id: storageId },
-    });
+    const answer = await patchProjectRelink({ cloud_storage_id: storageId }, result, "Connecting…");
     result.replaceChildren(
       h("p", {}, `Connected: ${answer.relinked.length ? answer.relinked.map(taskName).join(", ") : "none"}.`),
       ...failures(answer));

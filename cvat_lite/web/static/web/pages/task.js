@@ -1,5 +1,5 @@
 // A task: its details, the "Cloud storage" field (relink), frames, and the export dialog.
-import { ApiError, api } from "../api.js";
+import { ApiError, api, followRequest } from "../api.js";
 import { openExportDialog } from "../export.js";
 import {
   $, PROVIDERS, done, formatDate, h, isCloudBased, pageIds, requireUser, showError,
@@ -114,6 +114,22 @@ function keepCurrentStorage() {
   $("#cloud-storage-select").focus(); // keyboard users stay on the field
 }
 
+// PATCH data/meta with a relink. A large task's relink runs on the server in the background:
+// the answer is 202 {rq_id}, and the request is followed (its progress shown in `note`) until
+// it finishes — its result holds the verification — or fails with the error the inline PATCH
+// would have answered. Returns {verification} either way (and the data meta when inline).
+async function patchRelink(body, note, doing) {
+  const answer = await api(`/api/tasks/${taskId}/data/meta`, { method: "PATCH", json: body });
+  if (!answer.rq_id) return answer;
+  const request = await followRequest(answer.rq_id, (r) => {
+    const share = r.progress === null ? "" : ` ${Math.round(r.progress * 100)}%`;
+    note.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), ` ${doing}`,
+      h("span", { id: "relink-progress" }, share));
+  }, 500);
+  if (request.status === "failed") throw new ApiError(400, request.result || { message: request.message });
+  return request.result;
+}
+
 // Choosing a storage first checks it without saving (dry_run), shows what was verified, and
 // connects only when the user confirms.
 async function relink(select) {
@@ -126,7 +142,7 @@ async function relink(select) {
   storageFieldBusy(true);
   note.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), ` Checking that ${name} holds this task's images…`);
   try {
-    const answer = await api(`/api/tasks/${taskId}/data/meta`, { method: "PATCH", json: { cloud_storage_id: chosen, dry_run: true } });
+    const answer = await patchRelink({ cloud_storage_id: chosen, dry_run: true }, note, `Checking that ${name} holds this task's images…`);
     const v = answer.verification;
     keepCurrentStorage();
     if (!v.ok) {
@@ -162,7 +178,8 @@ async function connect(chosen, name) {
   storageFieldBusy(true);
   note.replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), ` Connecting to ${name}…`);
   try {
-    const meta = await api(`/api/tasks/${taskId}/data/meta`, { method: "PATCH", json: { cloud_storage_id: chosen } });
+    const answer = await patchRelink({ cloud_storage_id: chosen }, note, `Connecting to ${name}…`);
+    const meta = answer.frames ? answer : await api(`/api/tasks/${taskId}/data/meta`);
     box.hidden = true;
     state = stateFromMeta(meta);
     renderAll();

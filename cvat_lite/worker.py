@@ -7,6 +7,10 @@ deadline passed has lost its worker (killed, out of memory, machine gone): rq's
 ``StartedJobRegistry.cleanup`` marks it failed, and ``requests.services.reconcile`` runs that
 cleanup when it looks at a started request, so the request fails with a message instead of
 staying ``started`` forever.
+
+An entry point of the worker process (as ``wsgi.py`` is of the web process), hence beside
+``cli.py`` and not in ``requests/``: it preloads the job modules of every layer and re-arms the
+schedules of the backup policies (tests/test_layers.py).
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ RQ_HEARTBEAT_GRACE = 60  # what rq adds to the monitoring interval
 # spend seconds importing the cloud SDKs and the backup code first.
 PRELOAD = (
     "cvat_lite.requests.jobs",
-    "cvat_lite.backup.jobs",
     "cvat_lite.backup.restore",
     "cvat_lite.backup.restore_requests",
     "cvat_lite.engine.services.data",

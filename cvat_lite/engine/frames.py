@@ -6,43 +6,39 @@ frames). The task's Image rows are its whole media manifest, one row per sorted 
 ``frame_filter`` (``step=N``) select the included ones, so task frame ``n`` is the Image with
 ``frame == start_frame + n * step`` (as in CVAT).
 
-Media are read from a ``MediaSource``: the task's cloud storage (``Image.path`` is the full
-object key), the task's media in the shared store, ``tasks/<id>/raw/`` (``local``: the folder
-``DATA_DIR/tasks/<id>/raw`` on the default store, a key prefix in the bucket of an object store)
-or the share root (``share``: files are read in place, never copied). A cloud task whose storage
-link is gone answers every media read with ``CloudStorageUnlinked`` (409); provider errors pass
-through (409 ``cloud_storage_unavailable``, 404 ``cloud_object_not_found``).
+Media are read from a ``MediaSource`` (``cvat_lite.media.sources``): the task's cloud storage
+(``Image.path`` is the full object key), the task's media in the shared store, ``tasks/<id>/raw/``
+(``local``: the folder ``DATA_DIR/tasks/<id>/raw`` on the default store, a key prefix in the
+bucket of an object store) or the share root (``share``: files are read in place, never copied).
+A cloud task whose storage link is gone answers every media read with ``CloudStorageUnlinked``
+(409); provider errors pass through (409 ``cloud_storage_unavailable``, 404
+``cloud_object_not_found``).
 """
 
 from __future__ import annotations
 
-import abc
 import io
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import IO
 
 from django.conf import settings
 from django.db.models import TextField
 from django.db.models.functions import Cast
-from rest_framework.fields import DateTimeField
+from django.utils import timezone
 
 from cvat_lite import errors
-from cvat_lite.cloud.base import CloudProvider, Status
-from cvat_lite.cloud.evidence import Evidence
+from cvat_lite.engine import media_cache as cache
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.models import Data, Image, Job, StorageChoice, Task
-from cvat_lite.media import cache, images
-from cvat_lite.media.formats import is_image_key, mime_type_for
-from cvat_lite.media.paths import safe_join, shown
+from cvat_lite.media import images
+from cvat_lite.media.formats import mime_type_for
 from cvat_lite.media.selection import parse_frame_filter
+from cvat_lite.media.sources import CloudSource, DirectorySource, MediaSource, StoredSource
 from cvat_lite.store import ObjectStore, shared_store
 
 READ_WORKERS = 8
@@ -50,148 +46,13 @@ JPEG = "image/jpeg"
 ZIP = "application/zip"
 
 MSG_NO_DATA = "The task has no data yet."
-MSG_MEDIA_NOT_FOUND = "The media file {path} was not found."
 MSG_FRAME_OUT_OF_RANGE = "Frame {number} is out of range: the task has frames 0..{last}."
 MSG_FRAME_NOT_IN_JOB = "Frame {number} is not a frame of this job."
 MSG_CHUNK_OUT_OF_RANGE = "Chunk {number} is out of range: the valid chunks are 0..{last}."
 MSG_NO_CONTEXT_IMAGE = "Frame {number} has no context images."
 
 
-class MediaNotFound(errors.NotFound):
-    code = "media_not_found"
-
-
 # --- sources -----------------------------------------------------------------------------------
-
-
-class MediaSource(abc.ABC):
-    """Read access to the media files of one storage, by path (an ``Image.path``)."""
-
-    @abc.abstractmethod
-    def read(self, path: str) -> bytes: ...
-
-    @abc.abstractmethod
-    def read_head(self, path: str, length: int) -> bytes:
-        """The first ``length`` bytes (fewer when the file is shorter)."""
-
-    @abc.abstractmethod
-    def iter_images(self, prefix: str) -> Iterator[tuple[str, Evidence | None]]:
-        """``(path, what the storage said of it)`` of every image under the folder ``prefix``
-        ("" or ending with "/"), in no particular order; the evidence is None for files."""
-
-    @abc.abstractmethod
-    def open(self, path: str) -> AbstractContextManager[IO[bytes]]:
-        """A context manager yielding a readable binary stream of the file."""
-
-
-class CloudSource(MediaSource):
-    """A bucket. A missing object is told apart from a missing bucket (some providers answer
-    both with a plain 404) by one status probe, made only when an object is not found."""
-
-    def __init__(self, provider: CloudProvider):
-        self.provider = provider
-
-    @contextmanager
-    def _object_errors(self) -> Iterator[None]:
-        try:
-            yield
-        except errors.CloudObjectNotFound:
-            if self.provider.status() != Status.AVAILABLE:
-                raise errors.CloudStorageNotFound() from None
-            raise
-
-    def read(self, path: str) -> bytes:
-        with self._object_errors():
-            return self.provider.download(path)
-
-    def read_head(self, path: str, length: int) -> bytes:
-        with self._object_errors():
-            return self.provider.download_range(path, 0, length)
-
-    def iter_images(self, prefix: str) -> Iterator[tuple[str, Evidence | None]]:
-        for info in self.provider.iter_objects(prefix):
-            if is_image_key(info.key):
-                yield info.key, Evidence.of(info)
-
-    @contextmanager
-    def open(self, path: str) -> Iterator[IO[bytes]]:
-        with tempfile.SpooledTemporaryFile(max_size=8 * 1024**2) as spool:
-            with self._object_errors():
-                self.provider.download_to(path, spool)  # type: ignore[arg-type]
-            spool.seek(0)
-            yield spool  # type: ignore[misc]
-
-
-class DirectorySource(MediaSource):
-    """Files under ``root``; paths go through ``safe_join`` (no escape, symlinks followed)."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def _path(self, path: str) -> Path:
-        try:
-            return safe_join(self.root, path)
-        except errors.BadRequest:
-            raise MediaNotFound(MSG_MEDIA_NOT_FOUND.format(path=shown(path))) from None
-
-    @contextmanager
-    def open(self, path: str) -> Iterator[IO[bytes]]:
-        try:
-            stream = self._path(path).open("rb")
-        except OSError:  # missing, a directory, unreadable
-            raise MediaNotFound(MSG_MEDIA_NOT_FOUND.format(path=shown(path))) from None
-        with stream:
-            yield stream
-
-    def read(self, path: str) -> bytes:
-        with self.open(path) as stream:
-            return stream.read()
-
-    def read_head(self, path: str, length: int) -> bytes:
-        with self.open(path) as stream:
-            return stream.read(length)
-
-    def iter_images(self, prefix: str) -> Iterator[tuple[str, Evidence | None]]:
-        base = self._path(prefix.rstrip("/")) if prefix else self.root.resolve()
-        root = self.root.resolve()
-        for folder, dirs, files in os.walk(base):
-            dirs.sort()
-            for name in sorted(files):
-                full = Path(folder, name)
-                if is_image_key(name) and full.resolve().is_relative_to(root):
-                    yield full.relative_to(root).as_posix(), None
-
-
-class StoredSource(CloudSource):
-    """The media of a ``local`` task in an object store (``cvat_lite.store``): keys under
-    ``prefix``; a missing one is the same 404 as a missing file on the default store."""
-
-    def __init__(self, provider: CloudProvider, prefix: str):
-        super().__init__(provider)
-        self.prefix = prefix
-
-    @contextmanager
-    def _object_errors(self) -> Iterator[None]:
-        try:
-            yield
-        except errors.CloudObjectNotFound as exc:
-            key = exc.key.removeprefix(self.prefix)
-            raise MediaNotFound(MSG_MEDIA_NOT_FOUND.format(path=shown(key))) from None
-
-    def read(self, path: str) -> bytes:
-        return super().read(self.prefix + path)
-
-    def read_head(self, path: str, length: int) -> bytes:
-        return super().read_head(self.prefix + path, length)
-
-    def iter_images(self, prefix: str) -> Iterator[tuple[str, Evidence | None]]:
-        for key, evidence in super().iter_images(self.prefix + prefix):
-            yield key.removeprefix(self.prefix), evidence
-
-    @contextmanager
-    def open(self, path: str) -> Iterator[IO[bytes]]:
-        with super().open(self.prefix + path) as stream:
-            yield stream
 
 
 def local_media_prefix(task_id: int) -> str:
@@ -329,9 +190,17 @@ def _frames_json(data: Data, frames: range) -> Iterator[str]:
     yield "]" if separator == "," else "[]"
 
 
+def _datetime(value: datetime | None) -> str | None:
+    """As the API writes a date (DRF's ISO 8601, ``Z`` for UTC), in the current time zone."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def _meta(data: Data) -> dict:
     return {
-        "chunks_updated_date": DateTimeField().to_representation(data.chunks_updated_date),
+        "chunks_updated_date": _datetime(data.chunks_updated_date),
         "chunk_size": data.chunk_size,
         "size": data.size,
         "image_quality": data.image_quality,

@@ -6,6 +6,8 @@
     cvat-lite backup import FILE... [--owner USERNAME]
     cvat-lite backup policies [--check] [add|edit|delete|run ...]   (cvat_lite.policies.cli)
 
+``policies`` is added by the policies app (``cvat_lite.backup.management.extensions``).
+
 All run in this process (no worker needed), print a table, and exit with status 1 when any
 item failed. ``export`` writes one archive per task or project through
 ``writing.backup_archive_write`` (a new name, never replacing a file or object, read back
@@ -35,11 +37,11 @@ from django.utils import timezone
 from cvat_lite import errors
 from cvat_lite.backup.destinations import CloudStorageDestination, Destination, LocalDirectory
 from cvat_lite.backup.format import PROJECT_JSON
+from cvat_lite.backup.management.extensions import SUBCOMMANDS
 from cvat_lite.backup.restore import backup_restore_project, backup_restore_task
 from cvat_lite.backup.verify import backup_archive_verify
 from cvat_lite.backup.writing import backup_archive_write
 from cvat_lite.engine.models import CloudStorage, Project, Task
-from cvat_lite.policies import cli as policies_cli
 
 BAR_WIDTH = 30
 
@@ -131,11 +133,12 @@ class Command(BaseCommand):
         restore.add_argument("files", nargs="+", type=Path, help="backup ZIP files to restore")
         restore.add_argument("--owner", help="username of the new objects' owner (default: "
                              "the first superuser)")  # fmt: skip
-        policies_cli.add_arguments(actions)
+        for load in SUBCOMMANDS.values():
+            load().add_arguments(actions)
 
     def handle(self, *args, action: str, **options) -> None:
-        if action == "policies":
-            status = policies_cli.handle(self, **options)
+        if action in SUBCOMMANDS:
+            status = SUBCOMMANDS[action]().handle(self, **options)
             if status:
                 sys.exit(status)
             return

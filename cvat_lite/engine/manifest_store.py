@@ -32,7 +32,6 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from cvat_lite.backup.export_spec import MediaRoot
 from cvat_lite.engine.models import Data, Image, StorageChoice
 from cvat_lite.media.manifest import WRITE_LINES, ManifestEntry, entry_line, header_lines
 
@@ -62,13 +61,13 @@ def _stamp(data: Data) -> str:
     )
 
 
-def expected_root(data: Data) -> MediaRoot:
-    """The media root an export will compute for rows that all lie under the task's folder
-    (``export_spec.media_root``), as creation and restore write them."""
+def media_prefix(data: Data) -> str:
+    """The folder a backup names the task's media relative to, for rows that all lie under it
+    (as creation and restore write them): what ``backup.export_spec.media_root`` finds by a
+    query of every row ("" when the names are the paths)."""
     if data.storage != StorageChoice.CLOUD_STORAGE:
-        return MediaRoot("")
-    prefix = data.cloud_prefix.strip("/")
-    return MediaRoot(prefix, bool(prefix))
+        return ""
+    return data.cloud_prefix.strip("/")
 
 
 class ManifestRecorder:
@@ -84,7 +83,7 @@ class ManifestRecorder:
         self._sha = hashlib.sha256()
         self._size = 0
         self._lines: list[str] = []
-        self.root: MediaRoot | None = None  # set before the first row
+        self.prefix = ""  # the rows' folder (``media_prefix``), set before the first row
         self._feed(header_lines())
 
     def _feed(self, raw: bytes) -> None:
@@ -94,16 +93,15 @@ class ManifestRecorder:
         self._out.write(self._deflate.compress(raw))
 
     def add(self, path: str, width: int, height: int, checksum: str, related) -> None:
-        root = self.root
-        assert root is not None
-        name, extension = posixpath.splitext(root.name(path))
+        cut = len(self.prefix) + 1 if self.prefix else 0
+        name, extension = posixpath.splitext(path[cut:])
         entry = ManifestEntry(
             name,
             extension,
             width,
             height,
             checksum or None,
-            tuple(root.name(item) for item in related) if related else (),
+            tuple(item[cut:] for item in related) if related else (),
         )
         self._lines.append(entry_line(entry))
         if len(self._lines) == WRITE_LINES:
