@@ -24,13 +24,15 @@ as CVAT's tool writes it) — in moto below 100,000 objects, in ``bench.syntheti
 - ``lightweight_restore``: TUS upload of that archive as another user (who has no matching
   storage, so no auto-relink) → finished; floor: the N Image rows inserted with ``bulk_create``
   in batches of 10,000 in one transaction;
-- relink, for N ≤ 100,000 (``RELINK_LIMIT``; a note is printed above; the web process is
-  restarted before each N, as a relink leaves it larger): ``relink_verify_s``,
+- relink (the web process is restarted before each N, as a relink leaves it larger):
+  ``relink_verify_s`` with ``relink_verify_peak_rss_web_mb`` / ``_worker_mb`` (above
+  ``CVAT_LITE_RELINK_SYNC_MAX_IMAGES`` the PATCH answers 202 and the worker runs it),
   PATCH data/meta {cloud_storage_id} on the restored task, with a storage of the bucket; floor:
   one full paged list_objects_v2 of the bucket with boto3. The restored rows are given CVAT's
   pixel checksum first (as a CVAT-written backup has; the objects are a real tiny JPEG), so
   this relink lists, samples 20 objects by content and learns the objects' evidence. Before
-  it, with ``dry_run`` (nothing saved): ``relink_listing_only_s`` (``content_sample: 0``),
+  it, for N ≤ 100,000 only (``RELINK_LIMIT``: each is a listing of the bucket), with
+  ``dry_run`` (nothing saved): ``relink_listing_only_s`` (``content_sample: 0``),
   ``relink_sampled_s`` (the default sample of 20) and, for N ≤ 10,000,
   ``relink_content_all_s`` (``"all"``); after it, ``relink_fingerprints_s`` (a dry run that
   compares the learnt sizes and MD5s, no download).
@@ -99,7 +101,7 @@ class Results:
         return self.values.get((name, n))
 
 
-RELINK_LIMIT = 100_000  # relink figures are measured up to this N (another bench's above)
+RELINK_LIMIT = 100_000  # every relink figure up to this N; above it, the relink itself only
 
 
 def _manifest(n: int) -> bytes:
@@ -215,16 +217,19 @@ def run_size(env, users, n: int, results: Results) -> None:
     results.put("lightweight_restore_floor_s", n, floors.bulk_insert_images(n))
     results.ratio("lightweight_restore_s", "lightweight_restore_floor_s", n)
 
+    relink_storage = _storage(other, server, bucket)
     if n <= RELINK_LIMIT:
-        _relink_figures(other_api, _storage(other, server, bucket), restored, n, results)
-        floor_s, listed = floors.list_bucket(s3, bucket)
-        assert listed == n + 1, listed
-        for name in RELINK_TIMES:  # one listing floor, measured once, for each relink figure
-            if results.get(name, n) is not None:
-                results.put(f"{name.removesuffix('_s')}_floor_s", n, floor_s)
-                results.ratio(name, f"{name.removesuffix('_s')}_floor_s", n)
+        _relink_figures(env, other_api, relink_storage, restored, n, results)
     else:
-        print(f"BENCH note: relink figures skipped at N={n:,} (measured up to {RELINK_LIMIT:,})")
+        print(f"BENCH note: above N={RELINK_LIMIT:,} only the relink itself (relink_verify_s)")
+        _with_cvat_checksums(restored)
+        _relink_verify(env, other_api, relink_storage, restored, n, results)
+    floor_s, listed = floors.list_bucket(s3, bucket)
+    assert listed == n + 1, listed
+    for name in RELINK_TIMES:  # one listing floor, measured once, for each relink figure
+        if results.get(name, n) is not None:
+            results.put(f"{name.removesuffix('_s')}_floor_s", n, floor_s)
+            results.ratio(name, f"{name.removesuffix('_s')}_floor_s", n)
     for path in (archive, env.workdir / f"floor-{n}.zip"):
         path.unlink()
 
@@ -238,12 +243,27 @@ RELINK_TIMES = [
 ]
 
 
-def _relink_figures(api, storage, task_id: int, n: int, results: Results) -> None:
+def _with_cvat_checksums(task_id: int) -> None:
+    """The restored rows get CVAT's pixel checksum, as a CVAT-written backup has."""
     from cvat_lite.engine.models import Image, Task
     from cvat_lite.media.images import pixel_md5
 
     data_id = Task.objects.get(pk=task_id).data_id
     Image.objects.filter(data_id=data_id).update(checksum=pixel_md5(OBJECT))
+
+
+def _relink_verify(env, api, storage, task_id: int, n: int, results: Results) -> None:
+    """The real relink alone (a background request above the synchronous limit), with the
+    peak RSS of the web and worker processes while it ran."""
+    meta = _measured(
+        env, results, "relink_verify", n, lambda: api.relink(task_id, storage.id)
+    )  # fmt: skip
+    report = meta["verification"]
+    assert report["ok"] and report["content_matched"] == min(20, n), report
+
+
+def _relink_figures(env, api, storage, task_id: int, n: int, results: Results) -> None:
+    _with_cvat_checksums(task_id)
 
     def relink(name: str, expect: dict, **options) -> None:
         seconds, meta = _timed(lambda: api.relink(task_id, storage.id, **options))
@@ -256,7 +276,7 @@ def _relink_figures(api, storage, task_id: int, n: int, results: Results) -> Non
     relink("relink_sampled_s", {"content_sampled": min(20, n)}, dry_run=True)
     if n <= CONTENT_ALL_LIMIT:
         relink("relink_content_all_s", {"content_sampled": n}, dry_run=True, content_sample="all")
-    relink("relink_verify_s", {"ok": True, "content_matched": min(20, n)})
+    _relink_verify(env, api, storage, task_id, n, results)
     relink("relink_fingerprints_s", {"fingerprints_matched": n, "content_sampled": 0}, dry_run=True)
 
 
@@ -316,6 +336,8 @@ ROWS = [  # figure, floor, target
     ("relink_sampled_s", "relink_sampled_floor_s", "≤ 1.5x floor"),
     ("relink_content_all_s", "relink_content_all_floor_s", "- (downloads every object)"),
     ("relink_verify_s", "relink_verify_floor_s", "≤ 1.5x floor (sample 20 + learning)"),
+    ("relink_verify_peak_rss_web_mb", None, RSS_TARGET),
+    ("relink_verify_peak_rss_worker_mb", None, RSS_TARGET),
     ("relink_fingerprints_s", "relink_fingerprints_floor_s", "≤ 1.5x floor"),
 ]
 
