@@ -1,17 +1,22 @@
-"""The REST calls a benchmark makes, through DRF's in-process ``APIClient`` (the same views,
-serializers and middleware a live server runs; the jobs run in the worker subprocess)."""
+"""The REST calls a benchmark makes, over HTTP to the web subprocess (``bench.services.Web``)
+with ``requests`` and a DRF token, as a client on another machine would make them; the jobs
+run in the worker subprocess. Large bodies (data/meta, archives) are streamed to files, never
+parsed whole in this process."""
 
 from __future__ import annotations
 
 import base64
+import json
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from rest_framework.test import APIClient
+import requests
 
-from bench.services import Worker, wait_until
+from bench.services import Web, Worker, wait_until
 
 TUS_CHUNK = 10 * 1024 * 1024  # cvat-sdk's upload chunk size
+_SIZE = re.compile(rb'"size":(\d+)')
 
 
 def _b64(text: str) -> str:
@@ -19,20 +24,29 @@ def _b64(text: str) -> str:
 
 
 class Api:
-    def __init__(self, user, worker: Worker) -> None:
-        self.client = APIClient()
-        self.client.force_authenticate(user)
-        self.worker = worker
+    def __init__(self, user, web: Web, worker: Worker) -> None:
+        from rest_framework.authtoken.models import Token
 
-    def _ok(self, response, status: int = 200):
-        if response.status_code != status:
-            raise RuntimeError(f"HTTP {response.status_code}: {response.content[:500]!r}")
+        token, _ = Token.objects.get_or_create(user=user)
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token.key}"
+        self.url = web.url
+        self.web, self.worker = web, worker
+
+    def _call(
+        self, method: str, path: str, status: int | tuple[int, ...] = 200, **kwargs
+    ) -> requests.Response:
+        response = self.session.request(method, self.url + path, **kwargs)
+        if response.status_code not in (status if isinstance(status, tuple) else (status,)):
+            raise RuntimeError(
+                f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}"
+            )
         return response
 
     def finished(self, rq_id: str, timeout: float = 3600) -> dict:
         def done():
             self.worker.check()
-            request = self._ok(self.client.get(f"/api/requests/{rq_id}")).json()
+            request = self._call("GET", f"/api/requests/{rq_id}").json()
             return request if request["status"] in ("finished", "failed") else None
 
         request = wait_until(done, timeout=timeout)
@@ -42,59 +56,69 @@ class Api:
 
     def task_create(self, name: str) -> int:
         body = {"name": name, "labels": [{"name": "car"}]}
-        return self._ok(self.client.post("/api/tasks", body, format="json"), 201).json()["id"]
+        return self._call("POST", "/api/tasks", 201, json=body).json()["id"]
 
     def data_create(self, task_id: int, storage_id: int, manifest: str) -> None:
         body = {"server_files": [manifest], "cloud_storage_id": storage_id}
-        response = self.client.post(f"/api/tasks/{task_id}/data", body, format="json")
-        self.finished(self._ok(response, 202).json()["rq_id"])
+        response = self._call("POST", f"/api/tasks/{task_id}/data", 202, json=body)
+        self.finished(response.json()["rq_id"])
 
-    def meta(self, task_id: int) -> dict:
-        return self._ok(self.client.get(f"/api/tasks/{task_id}/data/meta")).json()
+    def meta(self, task_id: int, into: Path) -> tuple[int, int]:
+        """data/meta streamed into ``into``: (its ``size`` field, the body's bytes)."""
+        response = self._call("GET", f"/api/tasks/{task_id}/data/meta", stream=True)
+        head, total = b"", 0
+        with into.open("wb") as out:
+            for block in response.iter_content(1024 * 1024):
+                if len(head) < 4096:
+                    head += block[:4096]
+                total += len(block)
+                out.write(block)
+        match = _SIZE.search(head)
+        assert match, head[:200]
+        return int(match.group(1)), total
 
     def backup_export(self, task_id: int, *, lightweight: bool, into: Path) -> Path:
         flag = "true" if lightweight else "false"
         url = f"/api/tasks/{task_id}/backup/export?lightweight={flag}&location=local"
-        request = self.finished(self._ok(self.client.post(url), 202).json()["rq_id"])
+        request = self.finished(self._call("POST", url, 202).json()["rq_id"])
         parts = urlsplit(request["result_url"])
-        response = self._ok(self.client.get(f"{parts.path}?{parts.query}"))
+        response = self._call("GET", f"{parts.path}?{parts.query}", stream=True)
         with into.open("wb") as out:
-            for block in response.streaming_content:
+            for block in response.iter_content(1024 * 1024):
                 out.write(block)
-        response.close()
         return into
 
     def backup_import(self, archive: Path) -> int:
         """cvat-sdk's TUS flow: Upload-Start, create, PATCH chunks, Upload-Finish."""
         url = "/api/tasks/backup/"
-        self._ok(self.client.post(f"{url}?filename={archive.name}", HTTP_UPLOAD_START=""), 202)
+        self._call("POST", f"{url}?filename={archive.name}", 202, headers={"Upload-Start": ""})
         size = archive.stat().st_size
-        created = self._ok(
-            self.client.post(
-                url, HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_LENGTH=str(size),
-                HTTP_UPLOAD_METADATA=f"filename {_b64(archive.name)}",
-            ),
-            201,
+        created = self._call(
+            "POST", url, 201,
+            headers={
+                "Tus-Resumable": "1.0.0", "Upload-Length": str(size),
+                "Upload-Metadata": f"filename {_b64(archive.name)}",
+            },
         )  # fmt: skip
-        location = urlsplit(created["Location"]).path
+        location = urlsplit(created.headers["Location"]).path
         with archive.open("rb") as source:
             offset = 0
             while chunk := source.read(TUS_CHUNK):
-                self._ok(
-                    self.client.patch(
-                        location, data=chunk, content_type="application/offset+octet-stream",
-                        HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_OFFSET=str(offset),
-                    ),
-                    204,
+                self._call(
+                    "PATCH", location, 204, data=chunk,
+                    headers={
+                        "Content-Type": "application/offset+octet-stream",
+                        "Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
+                    },
                 )  # fmt: skip
                 offset += len(chunk)
-        finish = f"{url}?filename={created['Upload-Filename']}"
-        response = self._ok(self.client.post(finish, HTTP_UPLOAD_FINISH=""), 202)
+        finish = f"{url}?filename={created.headers['Upload-Filename']}"
+        response = self._call("POST", finish, 202, headers={"Upload-Finish": ""})
         return self.finished(response.json()["rq_id"])["result_id"]
 
     def relink(self, task_id: int, storage_id: int, **options) -> dict:
         body = {"cloud_storage_id": storage_id, **options}
-        response = self.client.patch(f"/api/tasks/{task_id}/data/meta", body, format="json")
+        response = self._call("PATCH", f"/api/tasks/{task_id}/data/meta", (200, 202), json=body)
         if response.status_code == 202:  # a large relink runs in the background: its report
             return self.finished(response.json()["rq_id"])["result"]
-        return self._ok(response).json()
+        return json.loads(response.content)

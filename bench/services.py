@@ -1,6 +1,8 @@
-"""What a benchmark run starts: an embedded Redis, moto's S3 server (in this process, with a
-counter of object GETs), Django on a SQLite database in a temporary directory, and one real
-``cvat-lite rqworker`` subprocess whose resident memory is sampled from ``/proc``."""
+"""What a benchmark run starts: an embedded Redis, two S3 servers in this process (moto's, with
+a counter of object GETs, for small buckets, and ``bench.synthetic_s3`` for large ones), Django
+on a SQLite database in a temporary directory, and two real subprocesses whose resident memory
+is sampled from ``/proc``: the web server (gunicorn, one worker process with threads, as
+``cvat-lite serve`` runs it) and one ``cvat-lite rqworker``."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from werkzeug.serving import make_server
 ACCOUNT = "123456789012"  # moto's default account
 KEY, SECRET = "bench-key", "bench-secret"
 
+SYNTHETIC_FROM = 100_000  # buckets of this many objects or more are bench.synthetic_s3's
 _LISTING = {"list-type", "prefix", "delimiter", "uploads", "location", "versioning"}
 
 
@@ -105,34 +108,39 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-class Worker:
-    """One ``cvat-lite rqworker export import create`` subprocess (as ``cvat-lite serve`` runs
-    them). rq forks a work horse per job: the sampler reads the RSS of each process of the
-    worker's tree every 20 ms (Linux ``/proc``) and keeps the largest since ``reset_peak`` (the
-    horse's, which includes the pages it shares with the worker it was forked from)."""
+class _Sampled:
+    """A subprocess tree whose largest resident set is sampled every 20 ms (Linux ``/proc``)
+    and kept since ``reset_peak``: the largest RSS of any one process of the tree (rq forks a
+    work horse per job, gunicorn a worker process; each includes the pages it shares with its
+    parent)."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
         self._log = log.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cvat_lite.cli", "rqworker", "export", "import", "create"],
-            env=env, stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            command, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
         self.peak_kb = 0
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
 
+    def rss_kb(self) -> int:
+        return max(_rss_kb(pid) for pid in _descendants(self.process.pid))
+
     def _sample(self) -> None:
         while not self._stop.wait(0.02):
-            rss = max(_rss_kb(pid) for pid in _descendants(self.process.pid))
-            self.peak_kb = max(self.peak_kb, rss)
+            self.peak_kb = max(self.peak_kb, self.rss_kb())
 
     def reset_peak(self) -> None:
-        self.peak_kb = 0
+        self.peak_kb = self.rss_kb()
+
+    @property
+    def peak_mb(self) -> float:
+        return max(self.peak_kb, self.rss_kb()) / 1024
 
     def check(self) -> None:
         if self.process.poll() is not None:
-            raise RuntimeError(f"the worker exited ({self.process.returncode}): {self._log.name}")
+            raise RuntimeError(f"{self._log.name}: exited ({self.process.returncode})")
 
     def stop(self) -> None:
         self._stop.set()
@@ -143,6 +151,48 @@ class Worker:
             self.process.kill()
             self.process.wait()
         self._log.close()
+
+
+class Worker(_Sampled):
+    """One ``cvat-lite rqworker export import create`` subprocess (as ``cvat-lite serve`` runs
+    them)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        command = [sys.executable, "-m", "cvat_lite.cli", "rqworker", "export", "import", "create"]
+        super().__init__(command, env, log)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Web(_Sampled):
+    """gunicorn serving ``cvat_lite.wsgi`` with one worker process of 4 threads (the setting
+    ``cvat-lite serve`` uses per process), on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = _free_port()
+        command = [
+            sys.executable, "-m", "gunicorn", "cvat_lite.wsgi:application",
+            "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--worker-class", "gthread",
+            "--threads", "4", "--timeout", "600", "--no-control-socket",
+        ]  # fmt: skip
+        super().__init__(command, env, log)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+        def up() -> bool:
+            self.check()
+            import socket
+
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return True
+            return False
+
+        wait_until(up, timeout=60, every=0.1)
 
 
 class Environment:
@@ -169,11 +219,31 @@ class Environment:
         call_command("migrate", verbosity=0)
         self.moto = CountingMoto()
         self.moto.start()
-        worker_env = {k: v for k, v in os.environ.items() if k != "CVAT_LITE_DATABASE_URL"}
-        self.worker = Worker(worker_env, workdir / "worker.log")
+        from bench.synthetic_s3 import SyntheticS3
+
+        self.synthetic = SyntheticS3().start()
+        child_env = {k: v for k, v in os.environ.items() if k != "CVAT_LITE_DATABASE_URL"}
+        self._child_env = child_env
+        self.worker = Worker(child_env, workdir / "worker.log")
+        self.web = Web(child_env, workdir / "web.log")
+
+    def restart_web(self) -> None:
+        """A fresh web process: a relink (verified in the web request) leaves its process
+        larger for good (freed memory is kept by Python's allocator), which would show in the
+        figures of the next size."""
+        self.web.stop()
+        self.web = Web(self._child_env, self.workdir / "web.log")
+
+    def s3_for(self, n: int):
+        """The S3 server for a bucket of ``n`` objects: moto below ``SYNTHETIC_FROM`` (real
+        objects), the synthetic one from there (moto re-sorts the bucket per listing page, and
+        seeding a million objects into it takes minutes and gigabytes)."""
+        return self.synthetic if n >= SYNTHETIC_FROM else self.moto
 
     def stop(self) -> None:
+        self.web.stop()
         self.worker.stop()
+        self.synthetic.stop()
         self.moto.stop()
         self.redis.stop()
 

@@ -240,7 +240,7 @@ class PolicyRunsView(APIView):
     @extend_schema(
         operation_id="backup_policies_list_runs",
         parameters=[_ID, *_PAGING],
-        responses={200: PolicyRunSerializer(many=True), **error_responses(401, 404)},
+        responses={200: PolicyRunSerializer(many=True), **error_responses(400, 401, 404)},
     )
     def get(self, request, pk: str):
         policy = selectors.policy_get(user=request.user, policy_id=pk)
@@ -255,7 +255,7 @@ class PolicyArchivesView(APIView):
     @extend_schema(
         operation_id="backup_policies_list_archives",
         parameters=[_ID, *_PAGING],
-        responses={200: PolicyArchiveSerializer(many=True), **error_responses(401, 404)},
+        responses={200: PolicyArchiveSerializer(many=True), **error_responses(400, 401, 404)},
     )
     def get(self, request, pk: str):
         policy = selectors.policy_get(user=request.user, policy_id=pk)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import re_path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -206,6 +207,11 @@ class DataMetaRelinkSerializer(DataMetaReadSerializer):
     )
 
 
+class MetaQuerySerializer(serializers.Serializer):
+    frames_offset = serializers.IntegerField(min_value=0, default=0)
+    frames_limit = serializers.IntegerField(min_value=1, required=False)
+
+
 class DataQuerySerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=DATA_TYPES)
     number = serializers.IntegerField(min_value=0, required=False)
@@ -259,8 +265,58 @@ def _client_files(request) -> list:
     return [f for _, f in sorted(keyed, key=lambda item: item[0])]
 
 
-def _json_response(body: bytes) -> HttpResponse:
-    return HttpResponse(body, content_type="application/json")
+class JsonStream(StreamingHttpResponse):
+    """A JSON body sent in pieces as they are produced (data/meta of a 1,000,000-frame task is
+    ~100 MB: it is never held whole). ``content`` (and ``text``) join the pieces, once, for
+    in-process callers (Django's test client, the benchmark) that want the whole body."""
+
+    def __init__(self, pieces: Iterable[bytes]) -> None:
+        super().__init__(pieces, content_type="application/json")
+        self._joined: bytes | None = None
+
+    @property
+    def content(self) -> bytes:  # type: ignore[override]
+        if self._joined is None:
+            self._joined = b"".join(self.streaming_content)  # type: ignore[arg-type]
+        return self._joined
+
+    @property
+    def text(self) -> str:  # type: ignore[override]
+        return self.content.decode(self.charset)
+
+
+def _with_member(pieces: Iterator[bytes], name: str, value: Any) -> Iterator[bytes]:
+    """``pieces`` of a JSON object with ``"name": value`` added as its last member."""
+    held = next(pieces)
+    for piece in pieces:
+        yield held
+        held = piece
+    member = json.dumps(value, separators=(",", ":"))
+    yield held[:-1] + f',"{name}":{member}}}'.encode()
+
+
+def _meta_page(request) -> dict[str, Any]:
+    serializer = MetaQuerySerializer(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    page = serializer.validated_data
+    return {"offset": page["frames_offset"], "limit": page.get("frames_limit")}
+
+
+_META_PARAMETERS = [
+    OpenApiParameter(
+        "frames_offset",
+        OpenApiTypes.INT,
+        description=(
+            "Paging of `frames` for large tasks (not in CVAT): the first frame listed, "
+            "counted from 0 (default 0). Every other field is the same on every page."
+        ),
+    ),
+    OpenApiParameter(
+        "frames_limit",
+        OpenApiTypes.INT,
+        description="Paging of `frames`: at most this many frames (at least 1; default all).",
+    ),
+]
 
 
 def _media_response(media: frames.Media) -> HttpResponse:
@@ -449,10 +505,16 @@ class TaskDataMetaView(APIView):
         tags=["tasks"],
         operation_id="tasks_retrieve_data_meta",
         summary="The task's data: frames, sizes, storage",
-        responses={200: DataMetaReadSerializer, **error_responses(401, 404)},
+        description=(
+            "The body is streamed. `frames_offset` / `frames_limit` list one page of `frames`; "
+            "without them every frame is listed, as CVAT does."
+        ),
+        parameters=_META_PARAMETERS,
+        responses={200: DataMetaReadSerializer, **error_responses(400, 401, 404)},
     )
     def get(self, request, pk):
-        return _json_response(frames.task_meta_json(_task(request, pk)))
+        task = _task(request, pk)
+        return JsonStream(frames.task_meta_json(task, **_meta_page(request)))
 
     @extend_schema(
         tags=["tasks"],
@@ -499,9 +561,8 @@ class TaskDataMetaView(APIView):
         )
         body = frames.task_meta_json(task)
         if plan is not None and plan.verification is not None:
-            report = json.dumps(plan.verification.report(), separators=(",", ":"))
-            body = body[:-1] + b',"verification":' + report.encode() + b"}"
-        return _json_response(body)
+            body = _with_member(body, "verification", plan.verification.report())
+        return JsonStream(body)
 
 
 # --- job views ---------------------------------------------------------------------------------
@@ -581,10 +642,13 @@ class JobDataMetaView(APIView):
         tags=["jobs"],
         operation_id="jobs_retrieve_data_meta",
         summary="The job's data: its frames and their sizes",
-        responses={200: DataMetaReadSerializer, **error_responses(401, 404)},
+        description="The body is streamed; `frames_offset` / `frames_limit` as for a task.",
+        parameters=_META_PARAMETERS,
+        responses={200: DataMetaReadSerializer, **error_responses(400, 401, 404)},
     )
     def get(self, request, pk):
-        return _json_response(frames.job_meta_json(_job(request, pk)))
+        job = _job(request, pk)
+        return JsonStream(frames.job_meta_json(job, **_meta_page(request)))
 
     @extend_schema(
         tags=["jobs"],
@@ -604,7 +668,7 @@ class JobDataMetaView(APIView):
             scope=frames.job_frames(job),
             deleted_frames=serializer.validated_data.get("deleted_frames", relink_services.UNSET),
         )
-        return _json_response(frames.job_meta_json(job))
+        return JsonStream(frames.job_meta_json(job))
 
 
 urlpatterns = [

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from django.conf import settings
+from django.db.models import Q
 
 from cvat_lite import errors
 from cvat_lite.backup.archive import ArchiveWriter
@@ -54,6 +55,7 @@ from cvat_lite.cloud.base import CloudProvider, Status
 from cvat_lite.cloud.evidence import CLOUD_OBJECTS, Evidence, write_records
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.frames import source_for
+from cvat_lite.engine.manifest_store import StoredManifest, media_prefix, stored_manifest
 from cvat_lite.engine.models import Data, Project, StorageChoice, Task
 from cvat_lite.media.manifest import write_manifest
 from cvat_lite.media.sources import CloudSource, MediaSource, StoredSource
@@ -215,7 +217,16 @@ def _write_next(
 # --- task --------------------------------------------------------------------------------------
 
 
-def _write_manifest(writer: ArchiveWriter, name: str, data: Data, root: MediaRoot) -> None:
+def _write_manifest(
+    writer: ArchiveWriter, name: str, data: Data, root: MediaRoot, stored: StoredManifest | None
+) -> None:
+    if stored is not None:  # recorded deflated when the rows were written: copied as it is
+        with stored.path.open("rb") as source:
+            writer.add_deflated(
+                name, source, crc=stored.crc, size=stored.size,
+                compress_size=stored.compress_size, sha256=stored.sha256,
+            )  # fmt: skip
+        return
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE) as spool:
         # The entries are built by entry_from_key, which validates them.
         write_manifest(manifest_entries(data, root), spool, validated=True)  # type: ignore[arg-type]
@@ -240,6 +251,11 @@ def _write_cloud_objects(writer: ArchiveWriter, name: str, data: Data, root: Med
     the relink after a restore. Beside task.json, never in ``data/`` (CVAT's lightweight
     import refuses anything there but the manifest; it ignores other members). Left out when
     nothing is known (e.g. a task from a CVAT-made manifest never relinked here)."""
+    known = (
+        Q(object_size__isnull=False) | ~Q(object_md5="") | ~Q(object_etag="") | ~Q(object_crc32c="")
+    )
+    if not data.images.filter(known).exists():  # one query instead of reading every row
+        return
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE) as spool:
         if not write_records(_cloud_object_records(data, root), spool):  # type: ignore[arg-type]
             return
@@ -262,13 +278,19 @@ def backup_write_task(
     data = backup_task_check(task=task, lightweight=lightweight)
     progress = progress or _no_progress
     source = None if lightweight else source_for(task, data)  # no network yet
-    root = media_root(data)
+    # Rows recorded with their manifest all lie under the task's folder (no query needed).
+    stored = stored_manifest(data)
+    if stored is None:
+        root = media_root(data)
+    else:
+        folder = media_prefix(data)
+        root = MediaRoot(folder, bool(folder))
     writer.add_json(prefix + TASK_JSON, build_task_json(task_spec(
         task=task, data=data, lightweight=lightweight, root=root
     )))  # fmt: skip
     writer.add_json(prefix + ANNOTATIONS_JSON, build_annotations_json(annotation_specs(task)))
-    _write_manifest(writer, prefix + MANIFEST, data, root)
-    if lightweight:
+    _write_manifest(writer, prefix + MANIFEST, data, root, stored)
+    if lightweight and (stored is None or stored.evidence):
         _write_cloud_objects(writer, prefix + CLOUD_OBJECTS, data, root)
     if source is None:
         progress(1.0, force=True)

@@ -31,6 +31,7 @@ from cvat_lite.backup.format import ANNOTATIONS_JSON, JobStream, LabelSpec, stre
 from cvat_lite.backup.restore_plan import TaskPlan
 from cvat_lite.cloud.evidence import CLOUD_OBJECTS, Evidence, read_records
 from cvat_lite.engine.frames import local_media_prefix
+from cvat_lite.engine.manifest_store import ManifestRecorder, media_prefix
 from cvat_lite.engine.models import (
     Data,
     Job,
@@ -209,22 +210,33 @@ def _create_data(reader: ArchiveReader, plan: TaskPlan, progress: Progress) -> D
     )
     prefix = plan.key_prefix
     evidence = _cloud_objects(reader, plan) if plan.lightweight else {}
-    with reader.open(plan.manifest) as stream:
-        images_create(
-            data=data,
-            rows=(
-                (
-                    prefix + entry.path,
-                    entry.width,
-                    entry.height,
-                    entry.checksum or "",
-                    [prefix + path for path in entry.related_images],
-                )
-                for entry in read_manifest(stream, allow_duplicates=True)
-            ),
-            progress=lambda done: progress(done / plan.image_count),
-            evidence=evidence,
-        )
+    recorder = ManifestRecorder()  # the backup manifest a later export copies
+    recorder.prefix = media_prefix(data)
+
+    def rows():
+        for entry in read_manifest(stream, allow_duplicates=True):
+            row = (
+                prefix + entry.path,
+                entry.width,
+                entry.height,
+                entry.checksum or "",
+                [prefix + path for path in entry.related_images],
+            )
+            recorder.add(*row)
+            yield row
+
+    try:
+        with reader.open(plan.manifest) as stream:
+            images_create(
+                data=data,
+                rows=rows(),
+                progress=lambda done: progress(done / plan.image_count),
+                evidence=evidence,
+            )
+        recorder.save(data, evidence=bool(evidence))
+    except BaseException:
+        recorder.discard()
+        raise
     return data
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,31 +151,43 @@ def _images(data: Data, frames: Sequence[int]) -> list[Image]:
 _encode_string = json.encoder.encode_basestring  # the C encoder when available
 
 
-def _frames_json(data: Data, frames: range) -> str:
-    """The ``frames`` list of DataMetaRead as JSON text, written row by row (a 100,000-frame
-    task is answered in well under a second: no per-row dict, no JSON decoding of empty
-    related-file lists)."""
+META_BATCH = 10_000  # Image rows read (and JSON text written) per query of data/meta
+
+
+def _frames_json(data: Data, frames: range) -> Iterator[str]:
+    """The ``frames`` list of DataMetaRead as JSON text, in pieces: one query of at most
+    ``META_BATCH`` rows, by frame range, per piece (a 1,000,000-frame task is answered without
+    ever holding more than a batch: no per-row dict, no JSON decoding of empty related-file
+    lists)."""
     if not frames:
-        return "[]"
+        yield "[]"
+        return
     positions = included(data)
     first, last, step = positions[frames[0]], positions[frames[-1]], positions.step
-    rows = (
-        data.images.filter(frame__gte=first, frame__lte=last)
-        .order_by("frame")
-        .annotate(related_text=Cast("related_files", output_field=TextField()))
-        .values_list("frame", "path", "width", "height", "related_text")
-        .iterator(chunk_size=10_000)
-    )
-    parts = []
-    for frame, path, width, height, related in rows:
-        if step != 1 and (frame - first) % step:
-            continue
-        count = 0 if related in (None, "", "[]") else len(json.loads(related))
-        parts.append(
-            f'{{"width":{width},"height":{height},"name":{_encode_string(path)},'
-            f'"related_files":{count},"has_related_context":{"true" if count else "false"}}}'
+    separator = "["
+    start = first
+    while start <= last:
+        stop = min(last, start + META_BATCH * step - 1)
+        rows = (
+            data.images.filter(frame__gte=start, frame__lte=stop)
+            .order_by("frame")
+            .annotate(related_text=Cast("related_files", output_field=TextField()))
+            .values_list("frame", "path", "width", "height", "related_text")
         )
-    return "[" + ",".join(parts) + "]"
+        parts = []
+        for frame, path, width, height, related in rows:
+            if step != 1 and (frame - first) % step:
+                continue
+            count = 0 if related in (None, "", "[]") else len(json.loads(related))
+            parts.append(
+                f'{{"width":{width},"height":{height},"name":{_encode_string(path)},'
+                f'"related_files":{count},"has_related_context":{"true" if count else "false"}}}'
+            )
+        if parts:
+            yield separator + ",".join(parts)
+            separator = ","
+        start = stop + 1
+    yield "]" if separator == "," else "[]"
 
 
 def _datetime(value: datetime | None) -> str | None:
@@ -202,19 +214,32 @@ def _meta(data: Data) -> dict:
     }
 
 
-def _meta_json(meta: dict, frames_json: str) -> bytes:
+def _meta_json(meta: dict, frames_json: Iterator[str]) -> Iterator[bytes]:
     head = json.dumps(meta, separators=(",", ":"), ensure_ascii=False)
-    return f'{head[:-1]},"frames":{frames_json}}}'.encode()
+    yield f'{head[:-1]},"frames":'.encode()
+    for piece in frames_json:
+        yield piece.encode()
+    yield b"}"
 
 
-def task_meta_json(task: Task) -> bytes:
-    """The task's ``DataMetaRead`` as JSON. A cloud task without a storage link answers too."""
+def page_of(frames: range, offset: int = 0, limit: int | None = None) -> range:
+    """The frames ``offset`` .. ``offset + limit - 1`` of ``frames`` (data/meta's optional
+    ``frames_offset`` / ``frames_limit``: one page of a large task's frame list)."""
+    return frames[offset:] if limit is None else frames[offset : offset + limit]
+
+
+def task_meta_json(task: Task, *, offset: int = 0, limit: int | None = None) -> Iterator[bytes]:
+    """The task's ``DataMetaRead`` as JSON, in pieces (see ``_frames_json``); with ``offset``
+    / ``limit``, ``frames`` lists those task frames only. A cloud task without a storage link
+    answers too. The task's data are looked up now: a task without data fails here, before
+    any piece is produced."""
     data = task_data(task)
-    return _meta_json(_meta(data), _frames_json(data, range(data.size)))
+    return _meta_json(_meta(data), _frames_json(data, page_of(range(data.size), offset, limit)))
 
 
-def job_meta_json(job: Job) -> bytes:
-    """A job's ``DataMetaRead`` as JSON (CVAT's): its frame span, in data frame numbers."""
+def job_meta_json(job: Job, *, offset: int = 0, limit: int | None = None) -> Iterator[bytes]:
+    """A job's ``DataMetaRead`` as JSON (CVAT's), in pieces: its frame span, in data frame
+    numbers; ``offset`` / ``limit`` page ``frames`` as for a task."""
     data = task_data(job.segment.task)
     frames = job_frames(job)
     positions = included(data)
@@ -228,7 +253,7 @@ def job_meta_json(job: Job) -> bytes:
     )
     if job.segment.frames is not None:
         meta["included_frames"] = frames
-    return _meta_json(meta, _frames_json(data, span))
+    return _meta_json(meta, _frames_json(data, page_of(span, offset, limit)))
 
 
 # --- reading -----------------------------------------------------------------------------------

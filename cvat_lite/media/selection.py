@@ -24,6 +24,7 @@ __all__ = [
     "filter_keys",
     "frame_range",
     "is_image_key",
+    "key_kept",
     "parse_frame_filter",
     "sort_keys",
 ]
@@ -177,7 +178,11 @@ def filter_keys(
       (use ``*img_*``). None or ``""`` keeps every key; ``"*"`` too.
     """
     excluded = frozenset(exclude)
-    selected = [key for key in keys if not _excluded(key, excluded)]
-    if filename_pattern:
-        selected = [key for key in selected if fnmatch.fnmatchcase(key, filename_pattern)]
-    return selected
+    return [key for key in keys if key_kept(key, filename_pattern, excluded)]
+
+
+def key_kept(key: str, filename_pattern: str | None, excluded: frozenset[str]) -> bool:
+    """Whether ``filter_keys`` keeps ``key`` (one key at a time, for a streamed manifest)."""
+    if excluded and _excluded(key, excluded):
+        return False
+    return not filename_pattern or fnmatch.fnmatchcase(key, filename_pattern)

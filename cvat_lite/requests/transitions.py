@@ -19,6 +19,19 @@ from cvat_lite.requests.models import Request, RequestStatus
 MSG_INTERNAL = "The request failed because of an internal error."
 
 
+def _storable(value: Any) -> Any:
+    """``value`` with every string made storable in a JSON column: PostgreSQL's jsonb holds no
+    NUL character and no driver encodes an unpaired surrogate, yet an error's ``extra`` may name
+    the bad input it refused (an archive member whose name holds a NUL). Each becomes U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
+
+
 def request_mark_started(*, request_id: str) -> None:
     Request.objects.filter(pk=request_id).update(
         status=RequestStatus.STARTED, started_date=timezone.now(), progress=0.0
@@ -39,7 +52,7 @@ def request_mark_finished(
         result_file=result_file,
         result_filename=result_filename,
         message=message,
-        result=result,
+        result=_storable(result),
         expiry_date=now + timedelta(seconds=settings.EXPORT_TTL) if expires else None,
     )
 
@@ -48,7 +61,10 @@ def request_mark_failed(
     *, request_id: str, message: str, result: dict[str, Any] | None = None
 ) -> None:
     Request.objects.filter(pk=request_id).exclude(status=RequestStatus.FINISHED).update(
-        status=RequestStatus.FAILED, finished_date=timezone.now(), message=message, result=result
+        status=RequestStatus.FAILED,
+        finished_date=timezone.now(),
+        message=_storable(message),
+        result=_storable(result),
     )
 
 

@@ -33,6 +33,7 @@ STORED_EXTENSIONS = COMPRESSED_EXTENSIONS | {
     ".7z",
 }
 _MAX_NAME_BYTES = Limits().max_name_length
+_COPY = 1024 * 1024
 
 
 class _Sink:
@@ -108,6 +109,48 @@ class ArchiveWriter:
         must be exact; without it the member gets ZIP64 sizes (it may be > 4 GiB)."""
         self._check_name(name)
         return self._write(name, chunks, size)
+
+    def add_deflated(
+        self,
+        name: str,
+        stream: IO[bytes],
+        *,
+        crc: int,
+        size: int,
+        compress_size: int,
+        sha256: str,
+    ) -> str:
+        """Write a member whose content is already deflated (raw deflate, as zipfile writes
+        it): ``stream``'s ``compress_size`` bytes are copied as they are, with the content's
+        CRC-32, size and sha256 given (they were computed when it was deflated). Returns the
+        sha256."""
+        self._check_name(name)
+        zf = self._zip
+        info = zipfile.ZipInfo(name, date_time=self._date_time)  # type: ignore[arg-type]
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = (stat.S_IFREG | 0o644) << 16
+        info.file_size, info.compress_size, info.CRC = size, compress_size, crc
+        zip64 = max(size, compress_size) >= zipfile.ZIP64_LIMIT
+        # What ZipFile._open_to_write and _ZipWriteFile.close do for a member, with the sizes
+        # and CRC known before the header is written (so no data descriptor is needed).
+        if zf._seekable:  # type: ignore[attr-defined]
+            zf.fp.seek(zf.start_dir)  # type: ignore[union-attr]
+        info.header_offset = zf.fp.tell()  # type: ignore[union-attr]
+        zf._writecheck(info)  # type: ignore[attr-defined]
+        zf._didModify = True  # type: ignore[attr-defined]
+        self._names.add(name)
+        zf.fp.write(info.FileHeader(zip64))  # type: ignore[union-attr]
+        copied = 0
+        while block := stream.read(_COPY):
+            zf.fp.write(block)  # type: ignore[union-attr]
+            copied += len(block)
+        if copied != compress_size:
+            raise ValueError(f"archive member {name!r}: {copied} bytes, {compress_size} declared")
+        zf.start_dir = zf.fp.tell()  # type: ignore[union-attr]
+        zf.filelist.append(info)
+        zf.NameToInfo[name] = info
+        self._checksums.append((name, sha256))
+        return sha256
 
     def _write(self, name: str, chunks: Iterable[bytes], size: int | None) -> str:
         info = zipfile.ZipInfo(name, date_time=self._date_time)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ import os
 import posixpath
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from cvat_lite import errors
 from cvat_lite.cloud.evidence import Evidence
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.frames import local_media_prefix, local_media_root, local_media_source
+from cvat_lite.engine.manifest_store import ManifestRecorder
 from cvat_lite.engine.models import CloudStorage, Data, StorageChoice, Task
 from cvat_lite.engine.selectors import cloud_storage_for
 from cvat_lite.engine.services.images import images_create
@@ -47,6 +48,7 @@ from cvat_lite.media.selection import (
     STOP_BEFORE_START,
     filter_keys,
     frame_range,
+    key_kept,
     parse_frame_filter,
     sort_keys,
 )
@@ -290,7 +292,7 @@ def task_data_submit(
 # --- in the worker -----------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Media:
     path: str
     width: int = 0
@@ -435,19 +437,34 @@ def _from_manifests(
     return None
 
 
-def _collect(
-    source: MediaSource,
-    options: DataOptions,
-    storage: CloudStorage | None,
-    progress: Callable[[float], None],
-) -> tuple[list[_Media], str]:
-    """The task's media in frame order, with sizes, and the folder they were taken from."""
+def _candidates(
+    options: DataOptions, storage: CloudStorage | None
+) -> tuple[list[str], list[str], bool]:
+    """The requested keys and folders, the manifests that may list them (in the order they are
+    tried), and whether that manifest was named in ``server_files`` (explicit)."""
     manifests = _manifests(options.server_files)
     requested = [f for f in options.server_files if f not in manifests]
     candidates = manifests or [
         m for m in (storage.manifests if storage else []) if _covers(m, requested)
     ]
-    found = _from_manifests(source, requested, candidates, explicit=bool(manifests))
+    return requested, candidates, bool(manifests)
+
+
+def _collect(
+    source: MediaSource,
+    options: DataOptions,
+    storage: CloudStorage | None,
+    progress: Callable[[float], None],
+    *,
+    manifests_tried: bool = False,
+) -> tuple[list[_Media], str]:
+    """The task's media in frame order, with sizes, and the folder they were taken from
+    (``manifests_tried``: the storage's manifests were read already and none listed the
+    request: the media are listed)."""
+    requested, candidates, explicit = _candidates(options, storage)
+    if manifests_tried:
+        candidates = []
+    found = _from_manifests(source, requested, candidates, explicit=explicit)
     if found is None:
         media = _listed_media(source, requested)
         keys, folder = list(media), _common_folder(media)
@@ -535,6 +552,187 @@ def _save(
     return data
 
 
+class _Unsorted(Exception):
+    """The manifest's keys are not in increasing order: its frame order needs every key."""
+
+
+class _Skip(Exception):
+    """A storage manifest that does not list what is requested: try the next one."""
+
+
+class _StreamedCreate:
+    """Creation from a manifest in one pass, in bounded memory (a 1,000,000-image manifest is
+    never held): each entry is validated, selected (requested keys and folders,
+    ``server_files_exclude``, ``filename_pattern``) and inserted as the next Image row, in
+    batches, inside the one transaction; the frame range, the image limit and the request's
+    keys are checked once the manifest is read, and any refusal rolls everything back.
+
+    It applies when the frame order is the manifest's order: ``lexicographical`` sorting of a
+    manifest whose keys increase (a repeat was refused by the reader; CVAT's tool and ours write
+    them sorted) or ``predefined`` of the whole manifest. When the keys turn out not to be in
+    order, the rows are rolled back and the media are collected as before (every entry held);
+    ``natural`` and ``random`` sorting, ``copy_data`` and uploads always are. The refusals and
+    their order are the same on both paths: the manifest's line errors as the lines are read,
+    then ``not_in_manifest``, ``no_images``, ``too_many_images``, the frame range."""
+
+    def __init__(
+        self,
+        task_id: int,
+        storage: str,
+        cloud_storage: CloudStorage | None,
+        options: DataOptions,
+        progress: Callable[[float], None],
+    ) -> None:
+        self.task_id, self.storage, self.cloud_storage = task_id, storage, cloud_storage
+        self.options, self.progress = options, progress
+        self.requested, self.candidates, self.explicit = _candidates(options, cloud_storage)
+        self.manifests_tried = False
+
+    def applies(self) -> bool:
+        options = self.options
+        if not self.candidates or (self.storage == StorageChoice.SHARE and options.copy_data):
+            return False
+        if options.sorting_method == "lexicographical":
+            return True
+        return (
+            options.sorting_method == "predefined"
+            and not options.upload_file_order
+            and not self.requested
+        )
+
+    def run(self, source: MediaSource) -> Data | None:
+        """The task's data, or None when the media must be collected the other way."""
+        try:
+            with transaction.atomic():
+                task = Task.objects.select_for_update().filter(pk=self.task_id).first()
+                if task is None:
+                    raise errors.BadRequest(MSG_TASK_GONE, code="task_gone")
+                if task.data_id is not None:
+                    raise errors.BadRequest(MSG_HAS_DATA, code="task_has_data")
+                data = Data.objects.create(
+                    storage=self.storage,
+                    cloud_storage=self.cloud_storage,
+                    chunk_size=self.options.chunk_size or DEFAULT_CHUNK_SIZE,
+                    image_quality=self.options.image_quality,
+                    sorting_method=self.options.sorting_method,
+                )
+                for candidate in self.candidates:
+                    savepoint = transaction.savepoint()
+                    recorder = ManifestRecorder()
+                    try:
+                        count = self._insert(source, candidate, data, recorder)
+                        transaction.savepoint_commit(savepoint)
+                        self._finish(task, data, count, manifest_dir(candidate))
+                        recorder.save(data)
+                    except _Skip:
+                        recorder.discard()
+                        transaction.savepoint_rollback(savepoint)
+                        continue
+                    except BaseException:
+                        recorder.discard()
+                        raise
+                    return data
+                self.manifests_tried = True
+                raise _Skip
+        except (_Unsorted, _Skip):
+            return None
+
+    def _insert(
+        self, source: MediaSource, candidate: str, data: Data, recorder: ManifestRecorder
+    ) -> int:
+        """Insert the candidate's selected entries as rows (and render them as the backup's
+        manifest into ``recorder``); returns how many were selected."""
+        options = self.options
+        base = manifest_key_prefix(candidate)
+        folder = manifest_dir(candidate)
+        cloud = self.storage == StorageChoice.CLOUD_STORAGE
+        recorder.prefix = folder if cloud else ""
+        keys = {k for k in self.requested if not k.endswith("/")}
+        folders = tuple(k for k in self.requested if k.endswith("/"))
+        found: set[str] = set()
+        excluded = frozenset(options.server_files_exclude)
+        pattern = options.filename_pattern
+        in_order = options.sorting_method == "lexicographical"
+        limit = settings.MAX_TASK_IMAGES
+        selected = kept = 0
+        previous = ""
+
+        def rows() -> Iterator[tuple[str, int, int, str, tuple[str, ...]]]:
+            nonlocal selected, kept, previous
+            with source.open(candidate) as stream:
+                for entry in read_manifest(stream):
+                    key = base + entry.path
+                    if not is_image_key(key):
+                        raise _not_image(key)
+                    if in_order:
+                        if key <= previous:
+                            raise _Unsorted
+                        previous = key
+                    if self.requested:
+                        if key in keys:
+                            found.add(key)
+                        elif not key.startswith(folders):
+                            continue
+                    selected += 1
+                    if not key_kept(key, pattern, excluded):
+                        continue
+                    kept += 1
+                    if kept <= limit:  # past it: only counted (and every line validated)
+                        row = (
+                            key,
+                            entry.width,
+                            entry.height,
+                            entry.checksum or "",
+                            tuple(base + related for related in entry.related_images),
+                        )
+                        recorder.add(*row)
+                        yield row
+
+        self.progress(0.1)
+        images_create(
+            data=data,
+            rows=rows(),
+            progress=lambda done: self.progress(min(0.9, 0.1 + 0.8 * done / limit)),
+        )
+        missing = [k for k in self.requested if not k.endswith("/") and k not in found]
+        if self.explicit and missing:
+            raise errors.BadRequest(
+                MSG_NOT_IN_MANIFEST.format(key=shown(missing[0]), manifest=shown(candidate)),
+                code="not_in_manifest",
+                extra={"key": missing[0]},
+            )
+        if not self.explicit and (missing or not selected):
+            raise _Skip
+        return kept
+
+    def _finish(self, task: Task, data: Data, count: int, folder: str) -> None:
+        options = self.options
+        if not count:
+            raise errors.BadRequest(MSG_NO_IMAGES, code="no_images")
+        if count > settings.MAX_TASK_IMAGES:
+            raise errors.BadRequest(
+                MSG_TOO_MANY.format(count=count, limit=settings.MAX_TASK_IMAGES),
+                code="too_many_images",
+            )
+        step = parse_frame_filter(options.frame_filter)
+        positions = frame_range(count, options.start_frame, options.stop_frame, step)
+        if (
+            self.cloud_storage is not None
+            and not CloudStorage.objects.filter(pk=self.cloud_storage.pk).exists()
+        ):
+            raise errors.BadRequest(MSG_STORAGE_GONE, code="cloud_storage_gone")
+        data.size = len(positions)
+        data.start_frame = positions.start
+        data.stop_frame = positions[-1]
+        data.frame_filter = f"step={step}" if step > 1 else ""
+        data.cloud_prefix = folder if self.storage == StorageChoice.CLOUD_STORAGE else ""
+        data.save()
+        task.data = data
+        task.save(update_fields=["data", "updated_date"])
+        segments_create(task=task, frames=data.size)
+        self.progress(0.95)
+
+
 def task_data_create(
     *, task_id: int, storage: str, options: DataOptions, progress: Callable[[float], None]
 ) -> Data:
@@ -555,7 +753,14 @@ def task_data_create(
         source = DirectorySource(Path(settings.SHARE_ROOT))
     else:
         source = local_media_source(task_id)
-    media, folder = _collect(source, options, cloud_storage, progress)
+    streamed = _StreamedCreate(task_id, storage, cloud_storage, options, progress)
+    if streamed.applies():
+        data = streamed.run(source)
+        if data is not None:
+            return data
+    media, folder = _collect(
+        source, options, cloud_storage, progress, manifests_tried=streamed.manifests_tried
+    )
     if storage == StorageChoice.SHARE and options.copy_data:
         _copy_into_task(media, task_id)
         storage = StorageChoice.LOCAL

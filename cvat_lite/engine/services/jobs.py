@@ -58,7 +58,10 @@ def segments_create(*, task: Task, frames: Sequence[int] | range | int) -> list[
     on the task, as CVAT does."""
     if Segment.objects.filter(task=task).exists():
         raise errors.Conflict(TASK_HAS_JOBS)
-    frames = list(range(frames)) if isinstance(frames, int) else list(frames)
+    # A range stays a range (a 1,000,000-frame task's frames are never a list of ints).
+    frames = range(frames) if isinstance(frames, int) else frames
+    if not isinstance(frames, range):
+        frames = list(frames)
     size = len(frames)
     if size == 0:
         return []
@@ -78,13 +81,16 @@ def segments_create(*, task: Task, frames: Sequence[int] | range | int) -> list[
     segments = []
     for start in range(0, size - overlap, segment_size - overlap):
         chunk = frames[start : start + segment_size]
-        contiguous = chunk == list(range(chunk[0], chunk[-1] + 1))
+        if isinstance(chunk, range):
+            contiguous = chunk.step == 1 or len(chunk) == 1
+        else:
+            contiguous = chunk == list(range(chunk[0], chunk[-1] + 1))
         segments.append(
             Segment(
                 task=task,
                 start_frame=chunk[0],
                 stop_frame=chunk[-1],
-                frames=None if contiguous else chunk,
+                frames=None if contiguous else list(chunk),
                 type=SEGMENT_RANGE if contiguous else SEGMENT_SPECIFIC_FRAMES,
             )
         )
