@@ -172,21 +172,26 @@ def upload_append(
         return _parts_append(upload, offset, stream, content_length)
     with _locked(upload_path(upload), missing=errors.NotFound()) as file:
         current = os.fstat(file.fileno()).st_size
-        if offset != current:
-            raise errors.UploadOffsetConflict(
-                MSG_OFFSET_MISMATCH.format(sent=offset, offset=current), offset=current
-            )
-        if current + content_length > upload.length:
-            raise errors.TooLarge(
-                MSG_PAST_LENGTH.format(length=upload.length),
-                code="upload_past_length",
-                extra={"offset": current, "length": upload.length},
-            )
+        _check_chunk(upload, offset, current, content_length)
         _disk_check(needed=content_length)
         file.seek(current)
         _copy(stream, file, content_length)
         file.flush()
         return file.tell()
+
+
+def _check_chunk(upload: Upload, offset: int, current: int, content_length: int) -> None:
+    """A chunk must start where the upload is and end within its declared length."""
+    if offset != current:
+        raise errors.UploadOffsetConflict(
+            MSG_OFFSET_MISMATCH.format(sent=offset, offset=current), offset=current
+        )
+    if current + content_length > upload.length:
+        raise errors.TooLarge(
+            MSG_PAST_LENGTH.format(length=upload.length),
+            code="upload_past_length",
+            extra={"offset": current, "length": upload.length},
+        )
 
 
 def _parts_busy(upload: Upload) -> errors.UploadOffsetConflict:
@@ -198,16 +203,7 @@ def _parts_append(
     upload: Upload, offset: int, stream: _Readable | None, content_length: int
 ) -> int:
     with parts.parts_locked(str(upload.pk), busy=lambda: _parts_busy(upload)) as current:
-        if offset != current:
-            raise errors.UploadOffsetConflict(
-                MSG_OFFSET_MISMATCH.format(sent=offset, offset=current), offset=current
-            )
-        if current + content_length > upload.length:
-            raise errors.TooLarge(
-                MSG_PAST_LENGTH.format(length=upload.length),
-                code="upload_past_length",
-                extra={"offset": current, "length": upload.length},
-            )
+        _check_chunk(upload, offset, current, content_length)
         return parts.parts_append(str(upload.pk), current, stream, content_length)
 
 
