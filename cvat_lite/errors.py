@@ -179,6 +179,13 @@ class CloudStorageUnlinked(Conflict):
 # --- input -------------------------------------------------------------------------------------
 
 
+class ImageTooLarge(BadRequest):
+    """An image with more pixels than the decoder's limit (the message names the limit)."""
+
+    code = "image_too_large"
+    default_message = "The image is too large."
+
+
 class ManifestError(BadRequest):
     code = "invalid_manifest"
     default_message = "The manifest is invalid."

@@ -25,7 +25,7 @@ from typing import IO, cast
 
 from PIL import Image, ImageOps
 
-from cvat_lite.errors import BadRequest
+from cvat_lite.errors import BadRequest, ImageTooLarge
 from cvat_lite.media.formats import COMPRESSED_EXTENSIONS, extension_of, mime_type_for
 
 __all__ = [
@@ -70,9 +70,9 @@ def _invalid_image() -> BadRequest:
     return BadRequest(INVALID_IMAGE, code="invalid_image")
 
 
-def _too_large_error(extra: dict | None = None) -> BadRequest:
+def _too_large_error(extra: dict | None = None) -> ImageTooLarge:
     limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
-    return BadRequest(IMAGE_TOO_LARGE.format(limit=limit), code="image_too_large", extra=extra)
+    return ImageTooLarge(IMAGE_TOO_LARGE.format(limit=limit), extra=extra)
 
 
 def _check_pixels(width: int, height: int) -> None:

@@ -11,8 +11,8 @@ from django.conf import settings
 
 from cvat_lite import errors
 from cvat_lite.engine.models import Data, Image, Segment, StorageChoice
-from cvat_lite.engine.services import data as data_services
 from cvat_lite.engine.services.data import DataOptions, task_data_create_job
+from cvat_lite.engine.services.data import collect as data_services
 from tests.api.media_helpers import make_task
 
 pytestmark = pytest.mark.django_db
