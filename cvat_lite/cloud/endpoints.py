@@ -76,6 +76,16 @@ def parse_allowlist(text: str) -> tuple[str, ...]:
     return patterns
 
 
+def allowlist_entry(url: str) -> str | None:
+    """The allowlist pattern that allows exactly ``url``'s host and port (None: not a URL the
+    allowlist could allow)."""
+    found = _host_port(url)
+    if found is None:
+        return None
+    host, port = found
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _host_port(url: str) -> tuple[str, int] | None:
     if not url or any(c.isspace() or not c.isprintable() or c == "\\" for c in url):
         return None

@@ -4,10 +4,10 @@ by ``CVAT_LITE_SHARED_STORE`` when nodes share no disk."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from cvat_lite.cloud.endpoints import allowlist_entry
 from cvat_lite.cloud.registry import custom_endpoint, get_provider
 from cvat_lite.store.base import SharedStore
 from cvat_lite.store.config import parse_store_url
@@ -19,12 +19,8 @@ _stores: dict[tuple[str, str], SharedStore] = {}
 
 def _allowlist(endpoint_url: str | None) -> list[str]:
     """The operator chose the store's endpoint: it is allowed, and only it."""
-    if not endpoint_url:
-        return []
-    parts = urlsplit(endpoint_url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
-    return [f"{host}:{port}"]
+    entry = allowlist_entry(endpoint_url) if endpoint_url else None
+    return [entry] if entry else []
 
 
 def shared_store() -> SharedStore:

@@ -146,3 +146,24 @@ def test_outbound_policy(url, allowed):
     if not allowed:
         with pytest.raises(OutboundRefused):
             policy.check(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "entry"),
+    [
+        ("http://127.0.0.1:9000", "127.0.0.1:9000"),
+        ("https://S3.Example.com/bucket", "s3.example.com:443"),
+        ("http://[::1]:10000/devstoreaccount1", "[::1]:10000"),
+        ("http://user@host:9000", None),
+        ("ftp://host", None),
+    ],
+)
+def test_allowlist_entry_allows_exactly_that_endpoint(url, entry):
+    from cvat_lite.cloud.endpoints import allowlist_entry
+
+    assert allowlist_entry(url) == entry
+    if entry is not None:
+        assert endpoint_allowed(url, [entry])
+        assert not endpoint_allowed(
+            url.replace(url.split("//")[1].split("/")[0], "other:1"), [entry]
+        )
