@@ -110,8 +110,8 @@ def run(n: int, workdir: Path, database_url: str | None) -> None:
 
     from bench.client import Api
     from bench.floors import list_bucket
-    from bench.services import Worker
-    from bench.synthetic_s3 import KEY, SECRET, SyntheticS3, VirtualObjects
+    from bench.services import KEY, SECRET, Worker
+    from bench.synthetic_s3 import SyntheticS3, VirtualObjects
     from cvat_lite.engine.models import CloudStorage, Data, StorageChoice, Task
     from cvat_lite.media.images import pixel_md5
 

@@ -32,6 +32,18 @@ SYNTHETIC_FROM = 100_000  # buckets of this many objects or more are bench.synth
 _LISTING = {"list-type", "prefix", "delimiter", "uploads", "location", "versioning"}
 
 
+def s3_client(endpoint: str):
+    """A boto3 S3 client of the benchmark's credentials for a server at ``endpoint``."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET, region_name="us-east-1",
+        config=Config(max_pool_connections=32),
+    )  # fmt: skip
+
+
 class CountingMoto(ThreadedMotoServer):
     """moto's threaded server whose WSGI app counts GETs of single objects per bucket."""
 
@@ -64,14 +76,7 @@ class CountingMoto(ThreadedMotoServer):
         return f"http://{host}:{port}"
 
     def client(self):
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client(
-            "s3", endpoint_url=self.endpoint, aws_access_key_id=KEY,
-            aws_secret_access_key=SECRET, region_name="us-east-1",
-            config=Config(max_pool_connections=32),
-        )  # fmt: skip
+        return s3_client(self.endpoint)
 
     @staticmethod
     def backend():

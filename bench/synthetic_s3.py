@@ -27,7 +27,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-KEY, SECRET = "bench-key", "bench-secret"
 _MODIFIED = "2026-01-01T00:00:00.000Z"
 _HTTP_DATE = "Thu, 01 Jan 2026 00:00:00 GMT"
 _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -156,14 +155,9 @@ class SyntheticS3:
         return f"http://{host}:{port}"
 
     def client(self):
-        import boto3
-        from botocore.config import Config
+        from bench.services import s3_client
 
-        return boto3.client(
-            "s3", endpoint_url=self.endpoint, aws_access_key_id=KEY,
-            aws_secret_access_key=SECRET, region_name="us-east-1",
-            config=Config(max_pool_connections=32),
-        )  # fmt: skip
+        return s3_client(self.endpoint)
 
     def seed(self, bucket: str, objects) -> None:
         """Real ``(key, bytes)`` objects, kept in memory: for the few that are not virtual."""
