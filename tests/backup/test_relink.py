@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
+from cvat_lite import errors
 from cvat_lite.backup.format import OriginSpec
 from cvat_lite.backup.relink import relink_auto
 from cvat_lite.cloud.base import ObjectInfo
@@ -19,6 +20,7 @@ from cvat_lite.engine.services.relink import (
     Verification,
     data_meta_update,
     relink_verify,
+    verify,
 )
 from tests.api.media_helpers import storage_row
 from tests.backup.relink_helpers import (
@@ -167,6 +169,7 @@ def _spy(monkeypatch, calls: Counter, cls, *names: str) -> None:
         def wrapper(self, *args, _name=name, _original=original, **kwargs):
             calls[_name] += 1
             calls[(_name, args[:1])] += 1
+            calls[(_name, args[:1], tuple(sorted(kwargs.items())))] += 1
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(cls, name, wrapper)
@@ -198,9 +201,12 @@ def test_relink_makes_one_paged_listing_not_a_request_per_object(user, s3, monke
     assert link_of(task)[0] == storage.id
     assert calls["iter_objects"] == 1
     assert calls[("iter_objects", ("set/sub/",))] == 1  # the keys' common folder
-    assert calls["list_page"] == 3  # 300 keys, pages of 100
-    assert calls["_list"] == 3
-    assert calls["_check_bucket"] == 1  # the status check
+    # The availability check is one listing of one item (what the relink needs next is a
+    # listing, not the bucket's metadata), then 300 keys in pages of 100.
+    assert calls[("list_page", ("",), (("page_size", 1),))] == 1
+    assert calls["list_page"] == 1 + 3
+    assert calls["_list"] == 1 + 3
+    assert calls["_check_bucket"] == 0  # no status() probe of the bucket itself
     assert calls["_head"] + calls["download_to"] + calls["_download_range"] == 0
 
 
@@ -245,6 +251,47 @@ def test_verification_of_100000_objects(user):
     result = relink_verify(data=data, provider=listing)  # type: ignore[arg-type]
     assert result.missing_count == 3
     assert result.missing == [f"d/{1000000 + i}.jpg" for i in range(count - 3, count)]
+
+
+class _FailingListing:
+    """A listing that fails (access revoked) after ``good`` objects."""
+
+    def __init__(self, infos: list[ObjectInfo], good: int):
+        self.infos, self.good = infos, good
+
+    def iter_objects(self, prefix: str = ""):
+        yield from self.infos[: self.good]
+        raise errors.CloudStorageForbidden()
+
+
+def test_a_failed_listing_closes_the_rows_cursor_at_once(user, monkeypatch):
+    # The rows come from a server-side cursor on PostgreSQL. Left to the garbage collector
+    # (the error's traceback keeps the generator alive), its CLOSE would run in the middle of
+    # whatever query the connection runs next and wait forever for that query's lock.
+    count = 3 * verify.ROW_CHUNK  # more than one fetch: the cursor is still open when it fails
+    data = Data.objects.create(storage=StorageChoice.CLOUD_STORAGE, size=count)
+    _rows(data, count)
+    objects = [ObjectInfo(f"d/{1000000 + i}.jpg", 1, CHECKSUM) for i in range(count)]
+    closed: list[bool] = []
+    frame_rows = verify._frame_rows
+
+    def watched(data):
+        try:
+            yield from frame_rows(data)
+        finally:
+            closed.append(True)
+
+    monkeypatch.setattr(verify, "_frame_rows", watched)
+
+    with pytest.raises(errors.CloudStorageForbidden) as failure:
+        relink_verify(data=data, provider=_FailingListing(objects, good=10))  # type: ignore[arg-type]
+
+    assert failure.traceback  # the traceback (and its frames) still alive here
+    assert closed == [True]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_cursors")
+            assert cursor.fetchone() == (0,)
 
 
 # --- relink_auto -------------------------------------------------------------------------------

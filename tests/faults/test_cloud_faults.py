@@ -1,7 +1,7 @@
 """The cloud storage failing in the middle of an operation (faults): the bucket deleted,
 its objects deleted, or the credentials revoked (the proxy switches to the auth-enforcing
 emulator, which refuses them) — after a full export has written some media, while the result
-of an export is uploaded, between a relink's status check and its listing, and between two
+of an export is uploaded, between a relink's availability check and its listing, and between two
 tasks of a project relink. Each fails with a clear message and leaves nothing half-written."""
 
 from __future__ import annotations
@@ -158,20 +158,22 @@ def _relink(api, task, storage_id: int):
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
-def test_a_relink_when_the_storage_fails_between_status_and_listing(
+def test_a_relink_when_the_storage_fails_between_availability_check_and_listing(
     name, api, user, linked_elsewhere, proxied_bucket, s3_proxy, s3_emulator, forbidden_ready
 ):
     fault, _, code, status = FAULTS[name]
     task, objects = linked_elsewhere
     target = bucket_storage(user, proxied_bucket, objects)
     resource = proxied_bucket.config.resource
-    gate = s3_proxy.before(listing, _inject(fault, s3_emulator, s3_proxy, resource))
+    # The availability check is the first listing (one item); the fault comes before the second.
+    gate = s3_proxy.before(nth(listing, 2), _inject(fault, s3_emulator, s3_proxy, resource))
     before, link = snapshot(), link_of(task)
 
     response = _relink(api, task, target.id)
 
     assert gate.reached.is_set()
-    assert [method for method, _ in s3_proxy.seen] == ["HEAD", "GET"]  # status, then listing
+    seen = [(method, "max-keys=1&" in path) for method, path in s3_proxy.seen]
+    assert seen == [("GET", True), ("GET", False)]  # the check's listing of one, then the listing
     assert response.status_code == 400, response.content
     body = response.json()
     assert body["code"] == code
@@ -198,8 +200,9 @@ def test_a_project_relink_when_the_credentials_are_revoked_between_tasks(
     a = cloud_task(user, first, project=project, name="a")
     b = cloud_task(user, second, project=project, name="b")
     resource = proxied_bucket.config.resource
+    # Listings: the storage's availability check (one item), task a's, then task b's.
     gate = s3_proxy.before(
-        nth(listing, 2), _inject(credentials_revoked, s3_emulator, s3_proxy, resource)
+        nth(listing, 3), _inject(credentials_revoked, s3_emulator, s3_proxy, resource)
     )
     link_b = link_of(b)
 

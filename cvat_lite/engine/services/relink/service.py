@@ -18,12 +18,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cvat_lite import errors
-from cvat_lite.cloud.base import STATUS_TIMEOUTS, CloudProvider, Status
-from cvat_lite.engine.cloud import provider_for, storage_prefix
+from cvat_lite.cloud.base import CloudProvider
+from cvat_lite.engine.cloud import storage_prefix
 from cvat_lite.engine.media_cache import media_cache_drop
 from cvat_lite.engine.models import CloudStorage, Data, Image, Project, StorageChoice, Task
 from cvat_lite.engine.selectors import MSG_CLOUD_STORAGE_NOT_FOUND, cloud_storage_for
-from cvat_lite.engine.services.cloud_storages import CODE_NOT_AVAILABLE
+from cvat_lite.engine.services.cloud_storages import cloud_storage_require_available
 from cvat_lite.engine.services.relink.verify import (
     KeyMap,
     Verification,
@@ -173,20 +173,11 @@ def resolve_key_map(*, data: Data, options: RelinkOptions) -> KeyMap:
 # --- checks ------------------------------------------------------------------------------------
 
 
-def _not_available(storage: CloudStorage, status: Status) -> errors.BadRequest:
-    return errors.BadRequest(
-        MSG_NOT_AVAILABLE.format(id=storage.id, status=status),
-        code=CODE_NOT_AVAILABLE,
-        extra={"status": str(status)},
-    )
-
-
 def check_available(storage: CloudStorage) -> CloudProvider:
-    """The storage's provider for the listing, once its status is AVAILABLE (fail-fast)."""
-    status = provider_for(storage, timeouts=STATUS_TIMEOUTS).status()
-    if status != Status.AVAILABLE:
-        raise _not_available(storage, status)
-    return provider_for(storage)
+    """The storage's provider for the listing, once the one availability check of a storage
+    named in a request passed (``cloud_storage_require_available``: a listing of one item,
+    short timeouts); else a 400 naming the storage and the cause."""
+    return cloud_storage_require_available(storage=storage, message=MSG_NOT_AVAILABLE)
 
 
 def _verified(
@@ -210,10 +201,9 @@ def _verified(
             learn=learn,
             progress=progress,
         )
-    except errors.CloudStorageForbidden:
-        raise _not_available(storage, Status.FORBIDDEN) from None
-    except errors.CloudStorageError:
-        raise _not_available(storage, Status.NOT_FOUND) from None
+    except errors.CloudStorageError as exc:  # forbidden, not found, unreachable, anything else
+        text = MSG_NOT_AVAILABLE.format(id=storage.id, status=exc.availability)
+        raise errors.CloudStorageNotAvailable.because(exc, text) from None
 
 
 def cloud_data(task: Task) -> Data:

@@ -29,7 +29,7 @@ import hashlib
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,9 +181,10 @@ class _Expected:
     rows: list[tuple]  # the Image rows whose own key this is (_ROW_FIELDS)
 
 
-def _frame_rows(data: Data) -> Iterator[tuple]:
-    """The Image rows (``_ROW_FIELDS``) in byte order of their key, then frame order."""
-    return (
+def _frame_rows(data: Data) -> Generator[tuple, None, None]:
+    """The Image rows (``_ROW_FIELDS``) in byte order of their key, then frame order; closing
+    the generator closes the query's cursor."""
+    yield from (
         Image.objects.filter(data=data)
         .order_by(bytewise("path"), "frame")
         .values_list(*_ROW_FIELDS)
@@ -207,15 +208,25 @@ def _related_keys(data: Data) -> Iterator[tuple[str, int, int]]:
     return external_sorted(items, key=lambda item: item)
 
 
-def _expected(data: Data, key_map: KeyMap) -> Iterator[_Expected]:
+def _expected(data: Data, key_map: KeyMap) -> Generator[_Expected, None, None]:
     """Every distinct object key of ``data`` (after ``key_map``) in byte order; a key listed
     twice (e.g. honeypot frames) counts once, a frame's own key before a context image's."""
+    rows = _frame_rows(data)
+    try:
+        yield from _distinct(rows, _related_keys(data), key_map)
+    finally:
+        rows.close()  # its server-side cursor, now (see ``relink_verify``)
+
+
+def _distinct(
+    frame_rows: Iterator[tuple], related_keys: Iterator[tuple[str, int, int]], key_map: KeyMap
+) -> Iterator[_Expected]:
     frames = ascending(
-        ((key_map(row[2]), 0, row) for row in _frame_rows(data)),
+        ((key_map(row[2]), 0, row) for row in frame_rows),
         key=lambda item: item[0],
         error=RowsOutOfOrder,
     )
-    related = ((key_map(key), 1, (frame, index)) for key, frame, index in _related_keys(data))
+    related = ((key_map(key), 1, (frame, index)) for key, frame, index in related_keys)
     merged = heapq.merge(frames, related, key=lambda item: item[0])
     for key, group in itertools.groupby(merged, key=lambda item: item[0]):
         rows: list[tuple] = []
@@ -495,13 +506,20 @@ def relink_verify(
             Spill(LEARN_BATCH) if learn else None,
             key_map,
         )
+        expected = _expected(data, key_map)
         try:
             if bounds is not None:
-                _merge(_expected(data, key_map), listing, tally, report, total_rows)
+                _merge(expected, listing, tally, report, total_rows)
         except BaseException:
             if tally.learn is not None:
                 tally.learn.close()
             raise
+        finally:
+            # Closed here, not whenever the garbage collector finds it: the rows come from a
+            # server-side cursor (PostgreSQL), and a failed listing's traceback keeps the
+            # generator alive; finalised later, in the middle of another query on the same
+            # connection, its cursor's CLOSE waits for the connection's lock that query holds.
+            expected.close()
         return tally
 
     try:
