@@ -108,12 +108,11 @@ class RequestListView(APIView):
         params = request.query_params
         for name in ("status", "action", "target"):
             value = params.get(name)
-            if value:
-                if value not in _FILTERS[name]:
-                    raise errors.BadRequest(MSG_BAD_FILTER.format(value=value, name=name))
-                qs = qs.filter(**{name: value})
-        if params.get("subresource"):
-            qs = qs.filter(subresource=params["subresource"])
+            if value and value not in _FILTERS[name]:
+                raise errors.BadRequest(MSG_BAD_FILTER.format(value=value, name=name))
+        for name in ("action", "target", "subresource"):
+            if params.get(name):
+                qs = qs.filter(**{name: params[name]})
         for name in ("task_id", "project_id"):
             if params.get(name):
                 try:
@@ -122,9 +121,14 @@ class RequestListView(APIView):
                     raise errors.BadRequest(
                         MSG_BAD_FILTER.format(value=params[name], name=name)
                     ) from None
+        # The status filter and the items go by the status shown (contract 6), from one read
+        # of the active candidates' jobs: a request whose worker died is listed as failed.
+        lost = selectors.requests_worker_lost(qs)
+        if params.get("status"):
+            qs = selectors.requests_with_status(qs, params["status"], lost=lost)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
-        shown = [selectors.request_effective(item) for item in page]
+        shown = [selectors.request_effective(item, lost=item.id in lost) for item in page]
         data = RequestSerializer(shown, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)
 

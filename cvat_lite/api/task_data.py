@@ -665,6 +665,7 @@ class JobDataMetaView(APIView):
         relink_services.data_meta_update(
             task=task,
             data=frames.task_data(task),
+            user=request.user,
             scope=frames.job_frames(job),
             deleted_frames=serializer.validated_data.get("deleted_frames", relink_services.UNSET),
         )

@@ -131,7 +131,7 @@ def import_archive(*, user: User | None, source: Mapping[str, Any]) -> Iterator[
 
 
 @contextlib.contextmanager
-def _stored_archive(user, source: Mapping[str, Any], scratch: Path) -> Iterator[Path]:
+def _stored_archive(user: User | None, source: Mapping[str, Any], scratch: Path) -> Iterator[Path]:
     """An archive the web left in the shared store: only this request's own key, or the parts
     of a finished TUS upload; removed from the store when the import ends."""
     store = shared_store()

@@ -21,7 +21,7 @@ from cvat_lite.engine.models import CloudStorage
 from cvat_lite.media.formats import extension_of, is_image_key
 from cvat_lite.media.manifest import read_manifest, relative_key
 from cvat_lite.media.paths import validate_relative_path
-from cvat_lite.media.selection import sort_keys
+from cvat_lite.media.selection import SortingMethod, sort_keys
 
 MAX_PAGE_SIZE = 500
 MSG_BAD_NEXT_TOKEN = "The next_token must be the 'next' value of a previous page."
@@ -145,7 +145,8 @@ def _manifest_page(
                 directories.add(head)
             else:
                 files.append(head)
-    level = _entries(sort_keys(directories, "natural"), sort_keys(files, "natural"))
+    natural = SortingMethod.NATURAL
+    level = _entries(sort_keys(directories, natural), sort_keys(files, natural))
     end = start + page_size
     return ContentPage(level[start:end], str(end) if end < len(level) else None)
 

@@ -17,11 +17,14 @@ SAFE_HEARTBEAT = {"WORKER_HEARTBEAT": "1", "WORKER_HEARTBEAT_GRACE": "60"}
 @pytest.fixture
 def start_worker(transactional_db) -> Iterator[Callable[..., WorkerProcess]]:
     """Start a real ``cvat-lite rqworker export import`` process (stopped after the test):
-    ``start_worker(heartbeat=KILL_HEARTBEAT, BACKUP_FETCH_CONCURRENCY="1", ...)``."""
+    ``start_worker(heartbeat=KILL_HEARTBEAT, BACKUP_FETCH_CONCURRENCY="1", ...)``;
+    ``scheduler=True`` runs rq's scheduler in it too."""
     started: list[WorkerProcess] = []
 
-    def start(*, heartbeat: dict[str, str] = SAFE_HEARTBEAT, **overrides: str) -> WorkerProcess:
-        worker = WorkerProcess(worker_environment(**heartbeat, **overrides))
+    def start(
+        *, heartbeat: dict[str, str] = SAFE_HEARTBEAT, scheduler: bool = False, **overrides: str
+    ) -> WorkerProcess:
+        worker = WorkerProcess(worker_environment(**heartbeat, **overrides), scheduler=scheduler)
         started.append(worker)
         return worker
 

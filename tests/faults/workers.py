@@ -73,10 +73,20 @@ def _children(pid: int) -> list[int]:
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], queues: tuple[str, ...] = ("export", "import")):
+    def __init__(
+        self,
+        env: dict[str, str],
+        queues: tuple[str, ...] = ("export", "import"),
+        *,
+        scheduler: bool = False,
+    ):
+        """``scheduler``: with rq's scheduler (``--with-scheduler``, as ``cvat-lite serve``
+        starts workers), a child process of the worker."""
         self.name = f"faults-{uuid.uuid4().hex[:8]}"
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         cmd = [sys.executable, "-m", "cvat_lite.cli", "rqworker", *queues, "--name", self.name]
+        if scheduler:
+            cmd.append("--with-scheduler")
         self.process = subprocess.Popen(
             cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )

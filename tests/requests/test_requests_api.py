@@ -185,6 +185,30 @@ def test_a_get_reports_a_lost_request_failed_and_writes_nothing(api, user):
     assert (again["status"], again["message"]) == ("failed", services.MSG_INTERRUPTED)
 
 
+def test_the_status_filter_goes_by_the_status_shown_and_writes_nothing(api, user):
+    """A lost request (still ``started`` in its row) is listed under ``failed``, with a count
+    that matches its pages, and not under ``started``; the list writes nothing."""
+    lost = _lost(user, "create-task-1-data-lost")
+    running = _submit(user, "succeed", value=1)  # its job is queued: not lost
+    Request.objects.filter(pk=running.id).update(status=RequestStatus.STARTED)
+    done = _submit(user, "succeed", value=2)
+    Request.objects.filter(pk=done.id).update(status=RequestStatus.FAILED)
+
+    def listed(query: str) -> tuple[int, list[tuple[str, str]]]:
+        body = api.get(f"/api/requests?{query}").json()
+        return body["count"], [(r["id"], r["status"]) for r in body["results"]]
+
+    assert listed("status=failed") == (2, [(done.id, "failed"), (lost.id, "failed")])
+    assert listed("status=started") == (1, [(running.id, "started")])
+    assert listed("status=queued") == (0, [])
+    assert listed("status=failed&task_id=7") == (1, [(done.id, "failed")])
+    first = api.get("/api/requests?status=failed&page_size=1").json()
+    second = api.get("/api/requests?status=failed&page_size=1&page=2").json()
+    assert (first["count"], second["count"]) == (2, 2)
+    assert [r["id"] for r in first["results"] + second["results"]] == [done.id, lost.id]
+    assert Request.objects.get(pk=lost.id).status == RequestStatus.STARTED
+
+
 def test_a_request_whose_worker_missed_its_heartbeat_reads_as_failed(api, user):
     """A started job past its deadline in rq's started-job registry (a killed worker): the
     GET reads it failed and leaves rq's registry and the row alone; the housekeeping runs rq's
@@ -206,6 +230,9 @@ def test_a_request_whose_worker_missed_its_heartbeat_reads_as_failed(api, user):
 
     body = api.get(f"/api/requests/{request.id}").json()
     assert (body["status"], body["message"]) == ("failed", services.MSG_INTERRUPTED)
+    listed = api.get("/api/requests?status=failed").json()
+    assert (listed["count"], [r["id"] for r in listed["results"]]) == (1, [request.id])
+    assert api.get("/api/requests?status=started").json()["count"] == 0
     assert Request.objects.get(pk=request.id).status == RequestStatus.STARTED
     assert job.get_status(refresh=True) == JobStatus.STARTED
     assert registry.get_expired_job_ids() == [job.id]

@@ -30,7 +30,7 @@ from cvat_lite.engine.choices import (
 )
 from cvat_lite.errors import ArchiveError, BadRequest
 from cvat_lite.media.paths import path_problem, shown
-from cvat_lite.media.selection import SORTING_METHODS, parse_frame_filter
+from cvat_lite.media.selection import SORTING_METHODS, SortingMethod, parse_frame_filter
 
 # The value sets the models accept, from their one definition (cvat_lite/engine/choices.py).
 STORAGES = values_of(StorageChoice)
@@ -97,7 +97,7 @@ class AttributeSpec:
 class LabelSpec:
     name: str
     color: str = ""
-    type: str = "any"
+    type: str = LabelType.ANY.value
     attributes: list[AttributeSpec] = field(default_factory=list)
     sublabels: list[LabelSpec] = field(default_factory=list)
     svg: str = ""  # a skeleton's layout, sublabels referenced as data-label-name="<name>"
@@ -113,9 +113,9 @@ class DataSpec:
     # task's frames are the manifest's images; see ``complete_task_spec``).
     stop_frame: int | None = None
     frame_filter: str = ""
-    sorting_method: str = "lexicographical"
+    sorting_method: str = SortingMethod.LEXICOGRAPHICAL.value
     deleted_frames: list[int] = field(default_factory=list)
-    storage: str = "local"
+    storage: str = StorageChoice.LOCAL.value
     storage_method: str = "cache"
     chunk_type: str = "imageset"
     custom_segments: bool = False
@@ -143,8 +143,8 @@ class DataSpec:
 class JobSpec:
     start_frame: int
     stop_frame: int
-    status: str = "annotation"
-    type: str = "annotation"
+    status: str = StatusChoice.ANNOTATION.value
+    type: str = JobType.ANNOTATION.value
     files: list[str] | None = None  # custom segments / ground-truth pools: the job's files
     frames: list[int] | None = None  # ground-truth jobs of older backups: the job's frames
     stage: str | None = None
@@ -168,7 +168,7 @@ class TaskSpec:
     jobs: list[JobSpec]
     version: str = FORMAT_VERSION
     bug_tracker: str = ""
-    status: str = "annotation"
+    status: str = StatusChoice.ANNOTATION.value
     subset: str = ""
     consensus_replicas: int = 0
     origin: OriginSpec | None = None  # lightweight backups only
@@ -187,7 +187,7 @@ class ProjectSpec:
     labels: list[LabelSpec]
     version: str = FORMAT_VERSION
     bug_tracker: str = ""
-    status: str = "annotation"
+    status: str = StatusChoice.ANNOTATION.value
 
 
 # --- labels ------------------------------------------------------------------------------------
@@ -230,13 +230,13 @@ def _label(obj: Fields, counter: _LabelCounter, *, sublabel: bool = False) -> La
     label = LabelSpec(
         name=obj.string("name", limit=MAX_LABEL_NAME, empty=False),
         color=obj.string("color", "", limit=MAX_COLOR),
-        type=obj.choice("type", LABEL_TYPES, "any"),
+        type=obj.choice("type", LABEL_TYPES, LabelType.ANY.value),
         attributes=[_attribute(item, limits) for item in obj.objects("attributes", [])],
         svg=obj.string("svg", ""),
     )
     _unique(obj.what, (a.name for a in label.attributes), DUPLICATE_ATTRIBUTE, label=label.name)
     sublabels = list(obj.objects("sublabels", []))
-    if sublabels and (sublabel or label.type != "skeleton"):
+    if sublabels and (sublabel or label.type != LabelType.SKELETON):
         raise obj.fail(SUBLABELS_NOT_ALLOWED, "sublabels")
     counter.add(obj, len(sublabels))
     label.sublabels = [_label(item, counter, sublabel=True) for item in sublabels]
@@ -299,7 +299,9 @@ def _data(obj: Fields) -> DataSpec:
         start_frame=obj.integer("start_frame", 0),
         stop_frame=obj.maybe("stop_frame", obj.integer),
         frame_filter=obj.string("frame_filter", "", limit=MAX_FRAME_FILTER),
-        sorting_method=obj.choice("sorting_method", SORTING_METHODS, "lexicographical"),
+        sorting_method=obj.choice(
+            "sorting_method", SORTING_METHODS, SortingMethod.LEXICOGRAPHICAL.value
+        ),
         deleted_frames=obj.frames("deleted_frames", []),
         storage=obj.choice("storage", STORAGES),
         storage_method=obj.choice("storage_method", STORAGE_METHODS, "cache"),
@@ -347,7 +349,7 @@ def _job(obj: Fields) -> JobSpec:
         start_frame=obj.integer("start_frame"),
         stop_frame=obj.integer("stop_frame"),
         status=obj.choice("status", STATUSES),
-        type=obj.choice("type", JOB_TYPES, "annotation"),
+        type=obj.choice("type", JOB_TYPES, JobType.ANNOTATION.value),
         files=obj.maybe("files", obj.strings),
         frames=obj.maybe("frames", obj.frames),
         stage=obj.maybe("stage", lambda key: obj.choice(key, STAGES)),
@@ -369,11 +371,11 @@ def _replicas_per_job(jobs: list[JobSpec]) -> int:
     annotation job."""
     counts: list[tuple[str, int]] = []
     for job in jobs:
-        if job.type != "consensus_replica":
+        if job.type != JobType.CONSENSUS_REPLICA:
             counts.append((job.type, 0))
         elif counts:
             counts[-1] = (counts[-1][0], counts[-1][1] + 1)
-    return min((count for kind, count in counts if kind == "annotation"), default=0)
+    return min((count for kind, count in counts if kind == JobType.ANNOTATION), default=0)
 
 
 def _origin(obj: Fields) -> OriginSpec:
@@ -402,7 +404,7 @@ def parse_task_json(obj: Any, *, what: str = TASK_JSON, limits: Limits | None = 
         version=version,
         name=doc.string("name", limit=MAX_NAME, empty=False),
         bug_tracker=doc.string("bug_tracker", "", limit=MAX_BUG_TRACKER),
-        status=doc.choice("status", STATUSES, "annotation"),
+        status=doc.choice("status", STATUSES, StatusChoice.ANNOTATION.value),
         subset=doc.string("subset", "", limit=MAX_SUBSET),
         labels=_labels(doc, limits),
         # CVAT up to 2.58 wrote the key; later ones count the replicas in 'jobs'.
@@ -412,7 +414,7 @@ def parse_task_json(obj: Any, *, what: str = TASK_JSON, limits: Limits | None = 
         origin=origin if data.storage == LIGHTWEIGHT_STORAGE else None,
         extra={key: value for key, value in obj.items() if key not in _TASK_KEYS},
     )
-    if not any(job.type == "annotation" for job in spec.jobs):
+    if not any(job.type == JobType.ANNOTATION for job in spec.jobs):
         raise ArchiveError(NO_ANNOTATION_JOB.format(what=what))
     _check_file_mapping(spec, _file_mapping(data_doc), what)
     if data.storage_method == "file_system":
@@ -431,7 +433,7 @@ def _check_file_mapping(spec: TaskSpec, mapping: list[list[str]] | None, what: s
     if not spec.data.custom_segments:
         spec.notes.append(NOTE_FILE_MAPPING.format(what=what))
         return
-    files = [job.files for job in spec.jobs if job.type == "annotation"]
+    files = [job.files for job in spec.jobs if job.type == JobType.ANNOTATION]
     if files != mapping:
         raise ArchiveError(FILE_MAPPING_MISMATCH.format(what=what))
 
@@ -530,7 +532,7 @@ def parse_project_json(
         version=check_version(doc),
         name=doc.string("name", limit=MAX_NAME, empty=False),
         bug_tracker=doc.string("bug_tracker", "", limit=MAX_BUG_TRACKER),
-        status=doc.choice("status", STATUSES, "annotation"),
+        status=doc.choice("status", STATUSES, StatusChoice.ANNOTATION.value),
         labels=_labels(doc, limits),
     )
 

@@ -39,6 +39,7 @@ from cvat_lite.media.formats import IMAGE_EXTENSIONS, is_image_key
 from cvat_lite.media.manifest import manifest_dir, manifest_key_prefix, read_manifest
 from cvat_lite.media.paths import shown
 from cvat_lite.media.selection import (
+    SortingMethod,
     filter_keys,
     frame_range,
     key_kept,
@@ -231,7 +232,7 @@ def _collect(
     keys = filter_keys(
         keys, filename_pattern=options.filename_pattern, exclude=options.server_files_exclude
     )
-    if options.sorting_method == "predefined" and options.upload_file_order:
+    if options.sorting_method == SortingMethod.PREDEFINED and options.upload_file_order:
         rank = {name: i for i, name in enumerate(options.upload_file_order)}
         keys = sorted(keys, key=lambda k: rank.get(k, len(rank)))
     else:
@@ -294,10 +295,10 @@ class _StreamedCreate:
         options = self.options
         if not self.candidates or (self.storage == StorageChoice.SHARE and options.copy_data):
             return False
-        if options.sorting_method == "lexicographical":
+        if options.sorting_method == SortingMethod.LEXICOGRAPHICAL:
             return True
         return (
-            options.sorting_method == "predefined"
+            options.sorting_method == SortingMethod.PREDEFINED
             and not options.upload_file_order
             and not self.requested
         )
@@ -354,7 +355,7 @@ class _StreamedCreate:
         found: set[str] = set()
         excluded = frozenset(options.server_files_exclude)
         pattern = options.filename_pattern
-        in_order = options.sorting_method == "lexicographical"
+        in_order = options.sorting_method == SortingMethod.LEXICOGRAPHICAL
         limit = settings.MAX_TASK_IMAGES
         selected = kept = 0
         previous = ""

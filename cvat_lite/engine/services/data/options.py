@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from cvat_lite.media.selection import SortingMethod
+
 DEFAULT_CHUNK_SIZE = 36
 MAX_CHUNK_SIZE = 1000
 HEADER_READS = (64 * 1024, 1024 * 1024)  # then the whole file
@@ -46,7 +48,7 @@ class DataOptions:
     start_frame: int = 0
     stop_frame: int | None = None  # None: to the last frame (CVAT's stop_frame=0)
     frame_filter: str = ""
-    sorting_method: str = "lexicographical"
+    sorting_method: str = SortingMethod.LEXICOGRAPHICAL.value
     filename_pattern: str | None = None
     server_files_exclude: list[str] = field(default_factory=list)
     upload_file_order: list[str] = field(default_factory=list)

@@ -7,6 +7,7 @@ import dataclasses
 import secrets
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -29,10 +30,18 @@ from cvat_lite.engine.services.data.options import (
 from cvat_lite.engine.services.data.save import task_data_create_job
 from cvat_lite.engine.services.data.uploads import _check_no_data, _save_uploads, _uploaded_names
 from cvat_lite.media.paths import safe_join, shown, validate_relative_path
-from cvat_lite.media.selection import STOP_BEFORE_START, parse_frame_filter, sort_keys
+from cvat_lite.media.selection import (
+    STOP_BEFORE_START,
+    SortingMethod,
+    parse_frame_filter,
+    sort_keys,
+)
 from cvat_lite.requests.models import Request, RequestAction
 from cvat_lite.requests.services import RequestSpec, request_submit
 from cvat_lite.store import shared_store
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def _check_paths(paths: Iterable[str]) -> None:
@@ -68,7 +77,7 @@ def _check_frames(options: DataOptions) -> None:
 
 
 def _check_upload_order(names: list[str], options: DataOptions) -> None:
-    if options.sorting_method != "predefined" or not options.upload_file_order:
+    if options.sorting_method != SortingMethod.PREDEFINED or not options.upload_file_order:
         return
     order = options.upload_file_order
     if len(order) != len(set(order)) or set(order) != set(names):
@@ -78,7 +87,7 @@ def _check_upload_order(names: list[str], options: DataOptions) -> None:
 def task_data_submit(
     *,
     task: Task,
-    owner,
+    owner: User,
     options: DataOptions,
     files: Sequence[UploadedFile] = (),
     uploaded: bool = False,
@@ -107,7 +116,11 @@ def task_data_submit(
                 shared_store().delete_prefix(prefix)
             names = _save_uploads(prefix, files) if files else []
             server_files = _uploaded_names(prefix)
-            if names and options.sorting_method == "predefined" and not options.upload_file_order:
+            if (
+                names
+                and options.sorting_method == SortingMethod.PREDEFINED
+                and not options.upload_file_order
+            ):
                 options = dataclasses.replace(options, upload_file_order=names)
             _check_upload_order(server_files, options)
         elif options.cloud_storage_id is not None:
@@ -125,7 +138,7 @@ def task_data_submit(
                 code="too_many_manifests",
             )
         _check_paths(options.server_files_exclude)
-        if options.sorting_method == "random" and options.seed is None:
+        if options.sorting_method == SortingMethod.RANDOM and options.seed is None:
             options = dataclasses.replace(options, seed=secrets.randbelow(2**31))
         options = dataclasses.replace(options, server_files=server_files)
         return request_submit(

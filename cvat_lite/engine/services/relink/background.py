@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -36,6 +36,9 @@ from cvat_lite.engine.services.relink.service import (
 )
 from cvat_lite.requests.models import Request, RequestAction
 from cvat_lite.requests.services import RequestSpec, request_submit
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 TASK_SUBRESOURCE = "data_meta"
 PROJECT_SUBRESOURCE = "cloud_storage"
@@ -70,7 +73,7 @@ def _request_id(target: str, target_id: int, subresource: str) -> str:
 def task_relink_submit(
     *,
     task: Task,
-    user,
+    user: User,
     cloud_storage_id: int,
     options: RelinkOptions,
     deleted_frames: Any = UNSET,
@@ -109,7 +112,7 @@ def task_relink_submit(
 
 
 def project_relink_submit(
-    *, project: Project, user, cloud_storage_id: int, options: RelinkOptions
+    *, project: Project, user: User, cloud_storage_id: int, options: RelinkOptions
 ) -> Request:
     """Check the storage (as the synchronous project relink does first), then queue it."""
     check_available(cloud_storage_for(user, cloud_storage_id))

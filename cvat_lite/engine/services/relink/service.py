@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -30,6 +30,9 @@ from cvat_lite.engine.services.relink.verify import (
     relink_verify,
 )
 from cvat_lite.media.paths import shown, validate_relative_path
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger("cvat_lite.engine.services.relink")
 
@@ -218,7 +221,7 @@ def cloud_data(task: Task) -> Data:
 def relink_target(
     *,
     task: Task,
-    user,
+    user: User,
     cloud_storage_id: int | None,
     options: RelinkOptions | None = None,
     progress: Progress = _no_progress,
@@ -373,7 +376,7 @@ def _checked_deleted_frames(
 def relink_precheck(
     *,
     task: Task,
-    user,
+    user: User,
     cloud_storage_id: int,
     options: RelinkOptions,
     deleted_frames: Any = UNSET,
@@ -392,7 +395,7 @@ def data_meta_update(
     *,
     task: Task,
     data: Data,
-    user=None,
+    user: User,
     deleted_frames: Any = UNSET,
     cloud_storage_id: Any = UNSET,
     relink: RelinkOptions | None = None,
@@ -448,7 +451,7 @@ def _covers(storage: CloudStorage, origin_prefix: str) -> tuple[bool, bool]:
 
 
 def relink_auto(
-    *, task: Task, owner, provider_type: str, resource: str, prefix: str
+    *, task: Task, owner: User, provider_type: str, resource: str, prefix: str
 ) -> CloudStorage | None:
     """Link a restored, unlinked cloud task to a storage OWNED by ``owner`` with the origin's
     ``provider_type`` and ``resource`` (bucket) whose ``prefix`` holds the origin's folder
@@ -511,7 +514,7 @@ def project_unlinked_tasks(project: Project):
 def project_relink(
     *,
     project: Project,
-    user,
+    user: User,
     cloud_storage_id: int,
     options: RelinkOptions | None = None,
     progress: Progress = _no_progress,
