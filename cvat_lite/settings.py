@@ -325,7 +325,7 @@ SPECTACULAR_SETTINGS = {
         "JobStatus": "cvat_lite.engine.models.STATUS_CHOICES",
         "JobType": "cvat_lite.engine.models.JOB_TYPE_CHOICES",
         # a backup policy's local | cloud_storage (the storage location field has its own)
-        "PolicyLocationEnum": "cvat_lite.policies.models.Location",
+        "PolicyLocationEnum": "cvat_lite.policies.models.LOCATION_CHOICES",
         "LocationEnum": "cvat_lite.api.serializers.storage.LOCATIONS",
     },
 }

@@ -18,8 +18,8 @@ from cvat_lite.api.pagination import PageNumberPagination
 from cvat_lite.api.schema import error_responses
 from cvat_lite.policies import schedule, selectors, services
 from cvat_lite.policies.models import (
+    LOCATION_CHOICES,
     BackupPolicy,
-    Location,
     Mode,
     PolicyArchive,
     PolicyRun,
@@ -121,7 +121,7 @@ class PolicyWriteSerializer(serializers.Serializer):
     )
     mode = serializers.ChoiceField(choices=Mode.choices, required=False, default=Mode.FULL)
     location = serializers.ChoiceField(
-        choices=Location.choices,
+        choices=LOCATION_CHOICES,
         help_text="cloud_storage: <prefix>/ in the storage; local: DATA_DIR/backups/<prefix>/.",
     )
     cloud_storage_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)

@@ -18,9 +18,9 @@ from rest_framework.views import APIView
 
 from cvat_lite import errors
 from cvat_lite.api.schema import RqIdSerializer, error_responses
+from cvat_lite.api.serializers.storage import LOCATIONS
 from cvat_lite.api.stored_files import stored_file_response
 from cvat_lite.backup.export_requests import (
-    LOCATIONS,
     backup_export_submit,
     export_destination,
 )

@@ -56,6 +56,8 @@ from rest_framework.views import APIView
 from cvat_lite import errors
 from cvat_lite.api.parsers import FormParser, JSONParser, MultiPartParser
 from cvat_lite.api.schema import RqIdSerializer, error_responses
+from cvat_lite.api.serializers.storage import LOCATIONS
+from cvat_lite.engine.choices import Location
 from cvat_lite.uploads import selectors, services
 from cvat_lite.uploads.sources import LocalFile, ReceivedFile, UploadSource
 
@@ -89,12 +91,12 @@ class UploadEndpoint:
 
 
 class UploadQuerySerializer(serializers.Serializer):
-    location = serializers.ChoiceField(choices=["local", "cloud_storage"], required=False)
+    location = serializers.ChoiceField(choices=LOCATIONS, required=False)
     cloud_storage_id = serializers.IntegerField(required=False)
     filename = serializers.CharField(required=False, trim_whitespace=False, max_length=4096)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs.get("location") == "cloud_storage":
+        if attrs.get("location") == Location.CLOUD_STORAGE:
             if attrs.get("cloud_storage_id") is None:
                 raise serializers.ValidationError(
                     {"cloud_storage_id": [MSG_CLOUD_STORAGE_ID_REQUIRED]}
@@ -114,7 +116,7 @@ def handle_upload_request(request, endpoint: UploadEndpoint, *, on_file: OnFile)
     query_serializer.is_valid(raise_exception=True)
     query = query_serializer.validated_data
     headers = request.headers
-    if query.get("location") == "cloud_storage":
+    if query.get("location") == Location.CLOUD_STORAGE:
         source = selectors.cloud_file_get(
             user=request.user, cloud_storage_id=query["cloud_storage_id"], key=query["filename"]
         )
@@ -317,7 +319,7 @@ _QUERY_PARAMETERS = [
     OpenApiParameter(
         "location",
         OpenApiTypes.STR,
-        enum=["local", "cloud_storage"],
+        enum=list(LOCATIONS),
         description="cloud_storage: read the file from a cloud storage (no body).",
     ),
     OpenApiParameter(

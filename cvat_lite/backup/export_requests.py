@@ -30,14 +30,14 @@ from cvat_lite.backup.export import (
     backup_write_task,
 )
 from cvat_lite.backup.export_results import (
-    LOCATION_CLOUD,
     exports_cleanup,
     partial_result,
     result_commit,
 )
-from cvat_lite.backup.naming import archive_name
+from cvat_lite.backup.naming import ArchiveMode, archive_name
 from cvat_lite.backup.writing import archive_write, read_back_object
 from cvat_lite.cloud.base import CloudProvider, Status
+from cvat_lite.engine.choices import Location, values_of
 from cvat_lite.engine.cloud import provider_for, storage_prefix
 from cvat_lite.engine.models import CloudStorage, Project, Task
 from cvat_lite.engine.selectors import cloud_storage_for, visible
@@ -49,8 +49,6 @@ from cvat_lite.requests.services import RequestSpec, request_submit
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-LOCATION_LOCAL = "local"
-LOCATIONS = (LOCATION_LOCAL, LOCATION_CLOUD)
 TARGETS = ("task", "project")
 MAX_NAME_CHARS = 100
 
@@ -100,8 +98,8 @@ def _download_name(filename: str) -> str:
 def export_request_id(
     *, target: str, target_id: int, user_id: int, lightweight: bool, location: str
 ) -> str:
-    mode = "lightweight" if lightweight else "full"
-    where = "cloud" if location == LOCATION_CLOUD else "local"
+    mode = ArchiveMode.of(lightweight).value
+    where = "cloud" if location == Location.CLOUD_STORAGE else "local"
     return f"export-{target}-{target_id}-backup-{mode}-u{user_id}-{where}"
 
 
@@ -125,15 +123,15 @@ def export_destination(
     (its endpoint); ``filename`` must be a valid relative key."""
     target_storage = obj.target_storage or {}
     if location is None:
-        location = target_storage.get("location") or LOCATION_LOCAL
-        if cloud_storage_id is None and location == LOCATION_CLOUD:
+        location = target_storage.get("location") or Location.LOCAL
+        if cloud_storage_id is None and location == Location.CLOUD_STORAGE:
             cloud_storage_id = target_storage.get("cloud_storage_id")
-    if location not in LOCATIONS:
+    if location not in values_of(Location):
         raise errors.BadRequest(MSG_LOCATION, code="invalid_location")
     if filename is not None:
         validate_relative_path(filename)
-    if location == LOCATION_LOCAL:
-        return ExportDestination(LOCATION_LOCAL, None, filename)
+    if location == Location.LOCAL:
+        return ExportDestination(Location.LOCAL.value, None, filename)
     if cloud_storage_id is None:
         raise errors.BadRequest(MSG_STORAGE_REQUIRED, code="cloud_storage_id_required")
     provider = provider_for(_storage(user, cloud_storage_id))  # configuration and endpoint
@@ -141,7 +139,7 @@ def export_destination(
         # refused now rather than by the worker (which checks again, and uploads with a
         # conditional put): a backup never replaces an object
         raise errors.CloudObjectExists(filename)
-    return ExportDestination(LOCATION_CLOUD, cloud_storage_id, filename)
+    return ExportDestination(Location.CLOUD_STORAGE.value, cloud_storage_id, filename)
 
 
 def backup_export_submit(
@@ -229,7 +227,7 @@ def backup_export_run(
     """Write the backup (see the module docstring). Expired results are cleaned up first."""
     exports_cleanup()
     obj = _load(target, target_id)
-    if destination.location == LOCATION_LOCAL:
+    if destination.location == Location.LOCAL:
         name = backup_filename(
             target=target, name=obj.name, lightweight=lightweight, now=timezone.now()
         )

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from cvat_lite import errors
+from cvat_lite.engine.choices import Location
 from cvat_lite.requests.models import Request, RequestAction, RequestStatus
 from cvat_lite.requests.scratch import current_scratch_dir
 from cvat_lite.requests.selectors import requests_visible
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 EXPORTS_DIR = "exports"
 PARTIAL_PREFIX = ".partial-"
 SUFFIX = ".zip"
-LOCATION_CLOUD = "cloud_storage"
 MAX_NAME_ATTEMPTS = 3
 
 MSG_RESULT_NOT_FOUND = "There is no backup export {rq_id} of this {target}."
@@ -178,7 +178,7 @@ def export_result_file(request: Request) -> ExportResult:
         )
     if request.status == RequestStatus.FAILED:
         raise errors.Conflict(MSG_FAILED.format(rq_id=rq_id), code="export_failed")
-    if request.params.get("location") == LOCATION_CLOUD:
+    if request.params.get("location") == Location.CLOUD_STORAGE:
         raise errors.NotFound(MSG_IN_CLOUD.format(rq_id=rq_id), code="export_in_cloud_storage")
     key, size = "", None
     if request.result_file:

@@ -17,13 +17,27 @@ Pure code: no ORM, no I/O.
 
 from __future__ import annotations
 
+import enum
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 KINDS = ("task", "project")
-MODES = ("full", "lightweight")
+
+
+class ArchiveMode(enum.StrEnum):
+    """What an archive holds: its media, or only the manifest of a cloud task's media."""
+
+    FULL = "full"
+    LIGHTWEIGHT = "lightweight"
+
+    @classmethod
+    def of(cls, lightweight: bool) -> ArchiveMode:
+        return cls.LIGHTWEIGHT if lightweight else cls.FULL
+
+
+MODES = tuple(mode.value for mode in ArchiveMode)
 MAX_SAFE_NAME = 60
 MAX_COUNTER = 999
 SUFFIX = ".zip"
@@ -76,7 +90,7 @@ def archive_name(*, kind: str, id: int, name: str, lightweight: bool, now: datet
         kind=kind,
         id=id,
         name=safe_name(name, fallback=kind),
-        mode="lightweight" if lightweight else "full",
+        mode=ArchiveMode.of(lightweight).value,
         written=now.astimezone(UTC).replace(microsecond=0),
     )
 

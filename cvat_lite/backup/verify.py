@@ -30,6 +30,7 @@ from cvat_lite import errors
 from cvat_lite.backup.archive import CHECKSUMS_NAME, ArchiveReader
 from cvat_lite.backup.format import PROJECT_JSON, read_project_json, task_folders
 from cvat_lite.backup.limits import Limits
+from cvat_lite.backup.naming import ArchiveMode
 from cvat_lite.backup.restore import restore_limits
 from cvat_lite.backup.restore_plan import TaskPlan, plan_task
 
@@ -163,7 +164,7 @@ def _documents(reader: ArchiveReader, result: VerifyResult) -> Check:
             result.plans.append(plan_task(reader))
         except errors.ArchiveError as exc:
             problems.append(exc.message)
-    modes = {"lightweight" if plan.lightweight else "full" for plan in result.plans}
+    modes = {ArchiveMode.of(plan.lightweight).value for plan in result.plans}
     result.mode = modes.pop() if len(modes) == 1 else ("mixed" if modes else None)
     if problems:
         return Check(CHECK_DOCUMENTS, False, _joined(problems))

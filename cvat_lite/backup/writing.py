@@ -55,14 +55,15 @@ from cvat_lite.backup.export import (
     task_lightweight_in_project,
 )
 from cvat_lite.backup.export_results import partial_result
-from cvat_lite.backup.naming import archive_name
+from cvat_lite.backup.naming import MODES as ARCHIVE_MODES
+from cvat_lite.backup.naming import ArchiveMode, archive_name
 from cvat_lite.backup.restore import restore_limits
 from cvat_lite.cloud.base import CloudProvider
 from cvat_lite.engine.cloud import provider_for, storage_prefix
 from cvat_lite.engine.models import CloudStorage, Project, Task
 
 KINDS = ("task", "project")
-MODES = ("full", "lightweight", "auto")  # auto: lightweight whenever possible
+MODES = (*ARCHIVE_MODES, "auto")  # auto: lightweight whenever possible
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 CHUNK = 1024 * 1024
@@ -154,7 +155,7 @@ def resolve_lightweight(obj: Task | Project, mode: str) -> bool:
     "lightweight" mean "lightweight whenever possible" (cloud tasks lightweight, the others
     full), and the archive is called lightweight only when one of its tasks is. "lightweight"
     of a task that is not in a cloud storage is refused by the export's checks."""
-    if mode == "full":
+    if mode == ArchiveMode.FULL:
         return False
     if isinstance(obj, Project):
         return any(task_lightweight_in_project(t, True) for t in project_tasks(obj))
@@ -180,7 +181,7 @@ def backup_archive_write(
     try:
         obj = _load(kind, id)
         lightweight = resolve_lightweight(obj, mode)
-        record.mode = "lightweight" if lightweight else "full"
+        record.mode = ArchiveMode.of(lightweight).value
         name = archive_name(
             kind=kind, id=id, name=obj.name, lightweight=lightweight, now=now or timezone.now()
         )

@@ -20,6 +20,7 @@ __all__ = [
     "InputType",
     "JobType",
     "LabelType",
+    "Location",
     "ProviderType",
     "SortingMethod",
     "StageChoice",
@@ -34,6 +35,14 @@ __all__ = [
 class StorageChoice(enum.StrEnum):
     LOCAL = "local"
     SHARE = "share"
+    CLOUD_STORAGE = "cloud_storage"
+
+
+class Location(enum.StrEnum):
+    """Where an export goes or an import comes from (CVAT's ``location``): the service's own
+    storage (a download, an upload, a policy's folder) or a cloud storage."""
+
+    LOCAL = "local"
     CLOUD_STORAGE = "cloud_storage"
 
 

@@ -24,8 +24,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
 from cvat_lite import errors
+from cvat_lite.engine.choices import Location
 from cvat_lite.policies import schedule, selectors, services
-from cvat_lite.policies.models import BackupPolicy, Location, Mode, RunStatus, Scope
+from cvat_lite.policies.models import BackupPolicy, Mode, RunStatus, Scope
 
 # option name → policy field
 _FIELDS = {

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from cvat_lite.engine.choices import Location, choices_of
+
 
 class Scope(models.TextChoices):
     ALL = "all"  # every project, and every task that is not in a project
@@ -24,9 +26,8 @@ class Mode(models.TextChoices):
     WHENEVER_POSSIBLE = "whenever_possible"
 
 
-class Location(models.TextChoices):
-    LOCAL = "local"  # DATA_DIR/backups/<prefix>
-    CLOUD_STORAGE = "cloud_storage"
+# Where a policy writes (the API's PolicyLocationEnum): its folder or a cloud storage.
+LOCATION_CHOICES = choices_of(Location)
 
 
 class RunStatus(models.TextChoices):
@@ -62,7 +63,7 @@ class BackupPolicy(models.Model):
         related_name="+",
     )
     mode = models.CharField(max_length=32, choices=Mode.choices, default=Mode.FULL)
-    location = models.CharField(max_length=16, choices=Location.choices)
+    location = models.CharField(max_length=16, choices=LOCATION_CHOICES)
     cloud_storage = models.ForeignKey(
         "engine.CloudStorage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -114,7 +115,7 @@ class PolicyArchive(models.Model):
     object_id = models.BigIntegerField()
     mode = models.CharField(max_length=16)  # full | lightweight (what was written)
     name = models.CharField(max_length=512)
-    location = models.CharField(max_length=16, choices=Location.choices)
+    location = models.CharField(max_length=16, choices=LOCATION_CHOICES)
     cloud_storage_id = models.BigIntegerField(null=True, blank=True)
     key = models.CharField(max_length=1024)  # the object key, or the path under DATA_DIR
     bytes = models.BigIntegerField()

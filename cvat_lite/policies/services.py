@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from cvat_lite import errors
 from cvat_lite.backup.export import Progress, task_lightweight_in_project
-from cvat_lite.backup.naming import parse_archive_name
+from cvat_lite.backup.naming import ArchiveMode, parse_archive_name
+from cvat_lite.engine.choices import Location
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.models import CloudStorage, Project, Task
 from cvat_lite.engine.selectors import cloud_storage_for, visible
@@ -28,7 +29,6 @@ from cvat_lite.policies import schedule, store
 from cvat_lite.policies.fingerprint import project_fingerprint, task_fingerprint
 from cvat_lite.policies.models import (
     BackupPolicy,
-    Location,
     Mode,
     PolicyArchive,
     PolicyRun,
@@ -233,7 +233,7 @@ def _backup_item(
         "kind": item.kind,
         "id": item.obj.id,
         "name": item.obj.name,
-        "mode": "lightweight" if item.lightweight else "full",
+        "mode": ArchiveMode.of(item.lightweight).value,
         "status": "failed",
         "archive": None,
         "bytes": None,

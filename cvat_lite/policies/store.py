@@ -16,11 +16,13 @@ from django.conf import settings
 from cvat_lite import errors
 from cvat_lite.backup.destinations import CloudStorageDestination, Destination, LocalDirectory
 from cvat_lite.backup.export import Progress
+from cvat_lite.backup.naming import ArchiveMode
 from cvat_lite.backup.writing import backup_archive_write
 from cvat_lite.cloud.base import Status
+from cvat_lite.engine.choices import Location
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.engine.models import CloudStorage
-from cvat_lite.policies.models import BackupPolicy, Location, PolicyArchive
+from cvat_lite.policies.models import BackupPolicy, PolicyArchive
 
 BACKUPS_DIR = "backups"
 CHUNK = 1024 * 1024
@@ -89,7 +91,7 @@ def archive_write(
     record = backup_archive_write(
         kind=kind,
         id=obj_id,
-        mode="lightweight" if lightweight else "full",
+        mode=ArchiveMode.of(lightweight).value,
         destination=destination,
         progress=progress,
         now=now,

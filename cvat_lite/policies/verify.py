@@ -12,9 +12,10 @@ import tempfile
 from pathlib import Path
 
 from cvat_lite.backup.verify import backup_archive_verify
+from cvat_lite.engine.choices import Location
 from cvat_lite.engine.cloud import provider_for
 from cvat_lite.policies import store
-from cvat_lite.policies.models import BackupPolicy, Location, PolicyArchive
+from cvat_lite.policies.models import BackupPolicy, PolicyArchive
 
 MSG_SIZE = "the copy has {found} bytes, {expected} were written"
 MSG_SHA = "the copy's SHA-256 differs from the one of what was written"

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-LOCATIONS = ("local", "cloud_storage")
+from cvat_lite.engine.choices import Location, values_of
+
+LOCATIONS = values_of(Location)
 
 
 class StorageSerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cvat_lite import errors
+from cvat_lite.engine.choices import Location
 from cvat_lite.engine.models import CloudStorage
 from cvat_lite.engine.selectors import visible
 
@@ -34,13 +35,15 @@ def storage_location_clean(*, field: str, value: Any, user: User) -> dict[str, A
     storage_id = value.get("cloud_storage_id")
     if storage_id is not None and (not isinstance(storage_id, int) or isinstance(storage_id, bool)):
         raise errors.BadRequest(STORAGE_INVALID.format(field=field))
-    location = value.get("location") or ("cloud_storage" if storage_id is not None else "local")
-    if location == "local":
-        return {"location": "local", "cloud_storage_id": None}
-    if location != "cloud_storage":
+    location = value.get("location") or (
+        Location.CLOUD_STORAGE if storage_id is not None else Location.LOCAL
+    )
+    if location == Location.LOCAL:
+        return {"location": Location.LOCAL.value, "cloud_storage_id": None}
+    if location != Location.CLOUD_STORAGE:
         raise errors.BadRequest(STORAGE_INVALID.format(field=field))
     if storage_id is None:
         raise errors.BadRequest(STORAGE_NEEDS_ID.format(field=field))
     if not visible(CloudStorage.objects.filter(pk=storage_id), user).exists():
         raise errors.BadRequest(STORAGE_NOT_FOUND.format(field=field, id=storage_id))
-    return {"location": "cloud_storage", "cloud_storage_id": storage_id}
+    return {"location": Location.CLOUD_STORAGE.value, "cloud_storage_id": storage_id}
