@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("cvat_lite.requests")
 
 MSG_ALREADY_RUNNING = "The same request is already queued or running."
+MSG_ALREADY_RUNNING_OTHER = "The same request, made by another user, is already queued or running."
 MSG_CANCELLED = "The request was cancelled."
 MSG_CANNOT_CANCEL = "Only a request that has not started yet can be cancelled."
 QUEUE_FOR_ACTION = {
@@ -89,8 +90,9 @@ def new_request_id(action: str, target: str, target_id: int | None, subresource:
 def request_submit(*, owner: User, spec: RequestSpec, rq_id: str | None = None) -> Request:
     """Create the request row and enqueue its job after commit.
 
-    With a deterministic ``rq_id`` (exports), a request with that id that is still queued or
-    running is a 409 naming it; a finished or failed one is replaced.
+    With a deterministic ``rq_id`` (exports, relinks), a request with that id that is still
+    queued or running is a 409, naming it to its owner and to superusers (another user gets the
+    409 without the id of a request they cannot read); a finished or failed one is replaced.
     """
     rq_id = rq_id or new_request_id(spec.action, spec.target, spec.target_id, spec.subresource)
     func = job_path(spec.func)
@@ -106,6 +108,12 @@ def request_submit(*, owner: User, spec: RequestSpec, rq_id: str | None = None) 
             if existing is not None:
                 existing = _reconcile(existing)
                 if existing.status in ACTIVE_STATUSES:
+                    if not (owner.is_superuser or existing.owner_id == owner.pk):
+                        # One per object, whoever asked (a relink of a task by its owner and
+                        # by an administrator): named only to whom may read it.
+                        raise errors.Conflict(
+                            MSG_ALREADY_RUNNING_OTHER, code="request_already_running"
+                        )
                     raise already_running
                 _discard_result(existing)
                 existing.delete()

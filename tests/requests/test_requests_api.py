@@ -107,6 +107,20 @@ def test_duplicate_deterministic_id_conflicts(user):
     assert Request.objects.count() == 1
 
 
+def test_a_conflict_with_another_users_request_does_not_name_it(user, admin_user):
+    # One relink per task: its owner's and an administrator's share the id.
+    mine = _submit(admin_user, "succeed", rq_id="update-task-7-cloud_storage", value=1)
+    with pytest.raises(errors.Conflict) as info:
+        _submit(user, "succeed", rq_id="update-task-7-cloud_storage", value=1)
+    assert info.value.code == "request_already_running"
+    assert info.value.extra == {}  # the owner cannot read the administrator's request
+    assert "another user" in info.value.message
+    Request.objects.filter(pk=mine.id).update(owner=user)
+    with pytest.raises(errors.Conflict) as info:  # a superuser may read anyone's: named
+        _submit(admin_user, "succeed", rq_id="update-task-7-cloud_storage", value=1)
+    assert info.value.extra == {"rq_id": mine.id}
+
+
 def test_finished_deterministic_id_is_replaced(user, drain):
     _submit(user, "succeed", rq_id="export-task-7-backup", value=1)
     drain()
