@@ -20,6 +20,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
+from django.contrib.auth.models import User
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.urls import re_path
 from drf_spectacular.utils import (
@@ -69,11 +70,11 @@ class UserSerializer(BasicUserSerializer):
     has_analytics_access = serializers.SerializerMethodField()
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_groups(self, user) -> list[str]:
+    def get_groups(self, user: User) -> list[str]:
         # CVAT's privilege groups: cvat_lite knows two, from the superuser flag.
         return ["admin"] if user.is_superuser else ["user"]
 
-    def get_has_analytics_access(self, user) -> bool:
+    def get_has_analytics_access(self, user: User) -> bool:
         return False
 
 

@@ -5,6 +5,7 @@ Credentials are write-only: the read serializer has no credential field at all.
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 from django.urls import re_path
 from drf_spectacular.types import OpenApiTypes
@@ -41,7 +42,7 @@ class CloudStorageOwnerSerializer(serializers.Serializer):
     first_name = serializers.CharField()
     last_name = serializers.CharField()
 
-    def get_url(self, user) -> str:
+    def get_url(self, user: User) -> str:
         return self.context["request"].build_absolute_uri(f"/api/users/{user.pk}")
 
 

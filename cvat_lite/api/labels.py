@@ -8,6 +8,7 @@ task uses: its project's when it is in one.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -27,6 +28,9 @@ from cvat_lite.api.serializers.listing import (
 from cvat_lite.engine.models import Label, Task
 from cvat_lite.engine.selectors import visible
 from cvat_lite.engine.services.labels import label_delete, label_update
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 LABEL_LIST = ListSpec(
     integers={"project_id": "project_id", "parent_id": "parent_id"},
@@ -51,7 +55,7 @@ def _integer(params: Mapping[str, str], name: str) -> int | None:
         raise errors.BadRequest(FILTER_NOT_INTEGER.format(name=name)) from None
 
 
-def _used_by(queryset: QuerySet[Label], params: Mapping[str, str], user) -> QuerySet[Label]:
+def _used_by(queryset: QuerySet[Label], params: Mapping[str, str], user: User) -> QuerySet[Label]:
     """Restrict to the labels a task (``task_id``) or a job's task (``job_id``) uses."""
     for name, lookup in (("task_id", "pk"), ("job_id", "segments__jobs__id")):
         value = _integer(params, name)
