@@ -152,6 +152,7 @@ _encode_string = json.encoder.encode_basestring  # the C encoder when available
 
 
 META_BATCH = 10_000  # Image rows read (and JSON text written) per query of data/meta
+_NONE = ',"related_files":0,"has_related_context":false}'  # a frame's tail without related files
 
 
 def _frames_json(data: Data, frames: range) -> Iterator[str]:
@@ -174,12 +175,16 @@ def _frames_json(data: Data, frames: range) -> Iterator[str]:
             .annotate(related_text=Cast("related_files", output_field=TextField()))
             .values_list("frame", "path", "width", "height", "related_text")
         )
-        parts = []
+        parts: list[str] = []
+        append = parts.append
         for frame, path, width, height, related in rows:
             if step != 1 and (frame - first) % step:
                 continue
-            count = 0 if related in (None, "", "[]") else len(json.loads(related))
-            parts.append(
+            if related in (None, "", "[]"):  # most rows: the tail is the same text
+                append(f'{{"width":{width},"height":{height},"name":{_encode_string(path)}{_NONE}')
+                continue
+            count = len(json.loads(related))
+            append(
                 f'{{"width":{width},"height":{height},"name":{_encode_string(path)},'
                 f'"related_files":{count},"has_related_context":{"true" if count else "false"}}}'
             )
