@@ -77,7 +77,8 @@ _CHECKSUM = re.compile(r"[0-9a-fA-F]{32}")
 _BAD_EXTENSION_CHARS = re.compile(r"[/\\\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _BOM = b"\xef\xbb\xbf"
 # The scanner ``json.loads`` uses (the C one when available): one JSON value at an offset.
-_scan_once = json.JSONDecoder().scan_once
+# ``JSONDecoder`` sets it in ``__init__``; typeshed does not declare it.
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
+from typing import Any
 
 from django.db import connection
 from django.db.models import Field
@@ -69,7 +70,7 @@ def images_create(
     done = 0
     with connection.cursor() as cursor:
         while batch := list(islice(rows, BATCH_SIZE)):
-            values = [
+            values: list[tuple[Any, ...]] = [
                 (
                     data_id,
                     path,
