@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import TextField
+from django.db.models import F, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -152,6 +152,7 @@ _encode_string = json.encoder.encode_basestring  # the C encoder when available
 
 
 META_BATCH = 10_000  # Image rows read (and JSON text written) per query of data/meta
+_NONE = ',"related_files":0,"has_related_context":false}'  # a frame's tail without related files
 
 
 def _frames_json(data: Data, frames: range) -> Iterator[str]:
@@ -164,22 +165,27 @@ def _frames_json(data: Data, frames: range) -> Iterator[str]:
         return
     positions = included(data)
     first, last, step = positions[frames[0]], positions[frames[-1]], positions.step
+    images = data.images.all()
+    if step != 1:  # the included rows only: those a whole number of steps from the first
+        images = images.alias(phase=(F("frame") - first) % step).filter(phase=0)
     separator = "["
     start = first
     while start <= last:
         stop = min(last, start + META_BATCH * step - 1)
         rows = (
-            data.images.filter(frame__gte=start, frame__lte=stop)
+            images.filter(frame__gte=start, frame__lte=stop)
             .order_by("frame")
             .annotate(related_text=Cast("related_files", output_field=TextField()))
-            .values_list("frame", "path", "width", "height", "related_text")
+            .values_list("path", "width", "height", "related_text")
         )
-        parts = []
-        for frame, path, width, height, related in rows:
-            if step != 1 and (frame - first) % step:
+        parts: list[str] = []
+        append = parts.append
+        for path, width, height, related in rows:
+            if related in (None, "", "[]"):  # most rows: the tail is the same text
+                append(f'{{"width":{width},"height":{height},"name":{_encode_string(path)}{_NONE}')
                 continue
-            count = 0 if related in (None, "", "[]") else len(json.loads(related))
-            parts.append(
+            count = len(json.loads(related))
+            append(
                 f'{{"width":{width},"height":{height},"name":{_encode_string(path)},'
                 f'"related_files":{count},"has_related_context":{"true" if count else "false"}}}'
             )

@@ -33,7 +33,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from cvat_lite.engine.models import Data, Image, StorageChoice
-from cvat_lite.media.manifest import WRITE_LINES, ManifestEntry, entry_line, header_lines
+from cvat_lite.media.manifest import WRITE_LINES, entry_line, header_lines
 
 LEVEL = 6  # zlib's default, as zipfile deflates
 SPOOL = 16 * 1024 * 1024
@@ -95,15 +95,18 @@ class ManifestRecorder:
     def add(self, path: str, width: int, height: int, checksum: str, related) -> None:
         cut = len(self.prefix) + 1 if self.prefix else 0
         name, extension = posixpath.splitext(path[cut:])
-        entry = ManifestEntry(
-            name,
-            extension,
-            width,
-            height,
-            checksum or None,
-            tuple(item[cut:] for item in related) if related else (),
-        )
-        self._lines.append(entry_line(entry))
+        self.add_split(name, extension, width, height, checksum, related)
+
+    def add_split(
+        self, name: str, extension: str, width: int, height: int, checksum: str, related
+    ) -> None:
+        """``add`` for a caller that split the row's path already: ``name`` and ``extension``
+        are ``posixpath.splitext`` of the path without the prefix; ``related`` are the related
+        files' paths, with it."""
+        if related:
+            cut = len(self.prefix) + 1 if self.prefix else 0
+            related = [item[cut:] for item in related]
+        self._lines.append(entry_line(name, extension, width, height, checksum or None, related))
         if len(self._lines) == WRITE_LINES:
             self._feed("".join(self._lines).encode("utf-8"))
             self._lines.clear()

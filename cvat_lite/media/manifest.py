@@ -20,7 +20,7 @@ import json
 import posixpath
 import re
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import IO, Any
@@ -76,6 +76,9 @@ REPEATED_DIFFERENT = (
 _CHECKSUM = re.compile(r"[0-9a-fA-F]{32}")
 _BAD_EXTENSION_CHARS = re.compile(r"[/\\\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _BOM = b"\xef\xbb\xbf"
+# The scanner ``json.loads`` uses (the C one when available): one JSON value at an offset.
+# ``JSONDecoder`` sets it in ``__init__``; typeshed does not declare it.
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,15 @@ def _parse_json(raw: bytes, line: int, limit: int) -> dict[str, Any] | None:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise _line_error(line, NOT_UTF8) from None
+    # A line that is exactly one JSON object (the usual one) in one scan, without the
+    # whitespace matching and checks of ``json.loads`` around it; anything else (blank, padded,
+    # invalid, not an object) is decided by ``json.loads`` below, with its errors.
+    try:
+        value, end = _scan_once(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        end = -1
+    if end == len(text) and type(value) is dict:
+        return value
     if not text.strip():
         return None
     try:
@@ -401,28 +413,55 @@ def _dumps(value: dict[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
 
 
-def _entry_line(entry: ManifestEntry, encode: Callable[[str], str] = encode_basestring) -> str:
-    """``entry`` as one compact JSON line in CVAT's key order: exactly what ``json.dumps``
+def _line(
+    name: str,
+    extension: str,
+    width: int,
+    height: int,
+    checksum: str | None,
+    related_images: Sequence[str],
+    encode: Callable[[str], str] = encode_basestring,
+) -> str:
+    """An entry as one compact JSON line in CVAT's key order: exactly what ``json.dumps``
     (``separators=(",", ":")``, ``ensure_ascii=False``, or ``True`` with
-    ``encode_basestring_ascii``) makes of ``_entry_to_dict(entry)``, without building the
-    dict."""
+    ``encode_basestring_ascii``) makes of ``_entry_to_dict`` of that entry, without building
+    the dict."""
     line = (
-        f'{{"name":{encode(entry.name)},'
-        f'"extension":{encode(entry.extension)},'
-        f'"width":{entry.width:d},"height":{entry.height:d}'
+        f'{{"name":{encode(name)},"extension":{encode(extension)},'
+        f'"width":{width:d},"height":{height:d}'
     )
-    if entry.related_images:
-        related = ",".join(map(encode, entry.related_images))
+    if related_images:
+        related = ",".join(map(encode, related_images))
         line += f',"meta":{{"related_images":[{related}]}}'
-    if entry.checksum is not None:
-        line += f',"checksum":{encode(entry.checksum)}'
+    if checksum is not None:
+        line += f',"checksum":{encode(checksum)}'
     return line + "}\n"
 
 
-def entry_line(entry: ManifestEntry) -> str:
-    """``entry``'s line as ``write_manifest`` writes it (UTF-8 text, not ASCII-escaped), for
-    an entry already validated."""
-    return _entry_line(entry)
+def _entry_line(entry: ManifestEntry, encode: Callable[[str], str] = encode_basestring) -> str:
+    return _line(
+        entry.name,
+        entry.extension,
+        entry.width,
+        entry.height,
+        entry.checksum,
+        entry.related_images,
+        encode,
+    )
+
+
+def entry_line(
+    name: str,
+    extension: str,
+    width: int,
+    height: int,
+    checksum: str | None = None,
+    related_images: Sequence[str] = (),
+) -> str:
+    """The line ``write_manifest`` writes (UTF-8 text, not ASCII-escaped) for the entry of these
+    values, already validated (no ``ManifestEntry`` is built: a task's rows are recorded as a
+    manifest one line per row)."""
+    return _line(name, extension, width, height, checksum, related_images)
 
 
 def header_lines() -> bytes:

@@ -13,7 +13,8 @@ from cvat_lite.backup.archive import ArchiveWriter
 from cvat_lite.engine.manifest_store import forget, stored_manifest
 from cvat_lite.engine.models import Image, Task
 from tests.api.backup_import_helpers import finished, run_import
-from tests.backup.export_helpers import make_cloud_task
+from tests.api.media_helpers import create_data, manifest_bytes, storage_row
+from tests.backup.export_helpers import make_cloud_task, make_labelled_task
 from tests.fixtures.emulators import EmulatedBucket
 from tests.interop.cvat_rules import cvat_import_problems
 
@@ -146,3 +147,40 @@ def test_a_deflated_member_is_copied_into_any_stream(seekable):
         info = archive.getinfo("data/manifest.jsonl")
         assert info.compress_type == zipfile.ZIP_DEFLATED
         assert info.compress_size == len(packed)
+
+
+# Entries whose names split differently from the manifest's name + extension (the recorded line
+# splits the object key, as an export of the rows does), in a folder or at the bucket's root.
+TRICKY_ENTRIES = [  # in key order: the task is created in one pass
+    {"name": "x/.hidden", "extension": ".png", "width": 2, "height": 3},
+    {"name": "x/img.v2", "extension": ".jpg", "width": 2, "height": 3},
+    {"name": "x/plain.JPG", "extension": "", "width": 2, "height": 3},
+    {
+        "name": 'x/ünï "q"',
+        "extension": ".jpeg",
+        "width": 2,
+        "height": 3,
+        "meta": {"related_images": ["ctx/ä.jpg"]},
+        "checksum": "0123456789ABCDEF0123456789abcdef",
+    },
+]
+
+
+@pytest.mark.parametrize("folder", ["", "deep/er/"])
+def test_recorded_names_split_as_an_export_splits_them(api, user, s3_cloud, drain, folder):
+    s3_cloud.put(f"{folder}manifest.jsonl", manifest_bytes(TRICKY_ENTRIES))
+    storage = storage_row(user, s3_cloud.config)
+    task = make_labelled_task(api)
+    body = {"server_files": [f"{folder}manifest.jsonl"], "cloud_storage_id": storage.id}
+    request = create_data(api, task, body, drain)
+    assert request["status"] == "finished", request["message"]
+    task.refresh_from_db()
+    assert stored_manifest(task.data) is not None
+
+    copied = _export(api, task.id, drain)
+    forget(task.data.id)
+    rendered = _export(api, task.id, drain)
+
+    _same_archive(copied, rendered)
+    manifest = _members(copied)["data/manifest.jsonl"].decode()
+    assert '{"name":"x/plain","extension":".JPG","width":2,"height":3}' in manifest

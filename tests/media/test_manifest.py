@@ -295,6 +295,32 @@ def test_line_refusals(raw, problem):
     assert _refusal(*HEADER, raw, max_line_length=200_000) == (3, f"Manifest line 3: {problem}")
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        b" " + json.dumps(GOOD).encode() + b" \t",  # padded: json.loads accepts it
+        b"\t" + json.dumps(GOOD).encode(),
+        json.dumps(GOOD, indent=None, separators=(" , ", " : ")).encode(),
+        json.dumps({**GOOD, "meta": {"related_images": ["r/1.png"]}}).encode(),
+    ],
+)
+def test_lines_read_as_json_loads_reads_them(line):
+    expected = m._parse_entry(json.loads(line))
+    assert _read(*HEADER, line) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (json.dumps(GOOD).encode() + b" x", m.NOT_JSON),  # one object, then more text
+        (json.dumps(GOOD).encode() * 2, m.NOT_JSON),
+        ("\ufeff".encode() + json.dumps(GOOD).encode(), m.NOT_JSON),  # a BOM past line 1
+    ],
+)
+def test_text_after_or_before_the_object_is_refused(raw, problem):
+    assert _refusal(*HEADER, raw) == (3, f"Manifest line 3: {problem}")
+
+
 def test_duplicate_is_refused():
     assert _refusal(*HEADER, _line(), _line(name="b"), _line(width=1)) == (
         5,

@@ -360,12 +360,16 @@ class _StreamedCreate:
         selected = kept = 0
         previous = ""
 
+        cut = len(base) if cloud else 0  # where the recorded (backup) names start
+
         def rows() -> Iterator[tuple[str, int, int, str, tuple[str, ...]]]:
             nonlocal selected, kept, previous
             with source.open(candidate) as stream:
                 for entry in read_manifest(stream):
                     key = base + entry.path
-                    if not is_image_key(key):
+                    # is_image_key's test, with the split the recorder needs too
+                    name, extension = posixpath.splitext(key)
+                    if extension.lower() not in IMAGE_EXTENSIONS:
                         raise _not_image(key)
                     if in_order:
                         if key <= previous:
@@ -381,15 +385,14 @@ class _StreamedCreate:
                         continue
                     kept += 1
                     if kept <= limit:  # past it: only counted (and every line validated)
-                        row = (
-                            key,
-                            entry.width,
-                            entry.height,
-                            entry.checksum or "",
-                            tuple(base + related for related in entry.related_images),
+                        related = entry.related_images
+                        if related and base:
+                            related = tuple(base + item for item in related)
+                        checksum = entry.checksum or ""
+                        recorder.add_split(
+                            name[cut:], extension, entry.width, entry.height, checksum, related
                         )
-                        recorder.add(*row)
-                        yield row
+                        yield key, entry.width, entry.height, checksum, related
 
         self.progress(0.1)
         images_create(
