@@ -19,12 +19,12 @@ from cvat_lite.api.serializers.fields import (
 from cvat_lite.api.serializers.listing import ListSpec, ResourceViewSet, read_schemas
 from cvat_lite.api.serializers.storage import StorageSerializer
 from cvat_lite.api.serializers.summaries import IssuesSummarySerializer, LabelsSummarySerializer
-from cvat_lite.engine.choices import choices_of
+from cvat_lite.engine.choices import ChunkType, choices_of
 from cvat_lite.engine.models import Job, StageChoice, StateChoice, StatusChoice
 from cvat_lite.engine.services.jobs import job_update
 
 ASSIGNEE_UNSUPPORTED = "cvat_lite has no job assignees: 'assignee' can only be null."
-CHUNK_TYPE = "imageset"
+CHUNK_TYPE = ChunkType.IMAGESET.value
 
 JOB_LIST = ListSpec(
     integers={

@@ -42,7 +42,7 @@ from cvat_lite.api.serializers.relink import (
 )
 from cvat_lite.api.upload_handlers import task_data_upload_handlers
 from cvat_lite.engine import frames
-from cvat_lite.engine.choices import StorageChoice, choices_of, values_of
+from cvat_lite.engine.choices import StorageChoice, StorageMethod, choices_of, values_of
 from cvat_lite.engine.models import Job, SortingMethod, Task
 from cvat_lite.engine.selectors import get_visible
 from cvat_lite.engine.services import data as data_services
@@ -108,7 +108,7 @@ class DataRequestSerializer(serializers.Serializer):
     copy_data = serializers.BooleanField(default=False)
     use_zip_chunks = serializers.BooleanField(default=True, help_text="Chunks are always ZIPs.")
     storage_method = serializers.ChoiceField(
-        choices=["cache", "file_system"], required=False, help_text="Accepted; always 'cache'."
+        choices=values_of(StorageMethod), required=False, help_text="Accepted; always 'cache'."
     )
     upload_file_order = _paths(default=list)
     client_files = serializers.ListField(

@@ -24,12 +24,12 @@ from cvat_lite.api.serializers.listing import ListSpec, ResourceViewSet, read_sc
 from cvat_lite.api.serializers.storage import StorageSerializer
 from cvat_lite.api.serializers.summaries import JobsSummarySerializer, LabelsSummarySerializer
 from cvat_lite.api.serializers.users import OwnerSerializer
-from cvat_lite.engine.choices import choices_of
+from cvat_lite.engine.choices import ChunkType, choices_of
 from cvat_lite.engine.models import StageChoice, StateChoice, StatusChoice, Task
 from cvat_lite.engine.services.tasks import task_create, task_delete, task_update
 
 LABELS_OR_PROJECT_REQUIRED = "Label set or project_id must be present."
-CHUNK_TYPE = "imageset"
+CHUNK_TYPE = ChunkType.IMAGESET.value
 
 TASK_LIST = ListSpec(
     integers={"project_id": "project_id"},

@@ -28,6 +28,7 @@ from cvat_lite.backup.format import (
     ProjectSpec,
     TaskSpec,
 )
+from cvat_lite.engine.choices import ChunkType, StorageMethod
 from cvat_lite.engine.models import (
     Attribute,
     Data,
@@ -42,7 +43,7 @@ from cvat_lite.engine.services.labels import labels_of
 from cvat_lite.errors import CvatLiteError
 from cvat_lite.media.manifest import ManifestEntry, entry_from_key
 
-FULL_STORAGE = "local"  # every full backup carries its media (contract 7.2)
+FULL_STORAGE = StorageChoice.LOCAL.value  # every full backup carries its media (contract 7.2)
 ROW_BATCH = 10_000
 _RELATED_TEXT = "related_files_text"
 
@@ -268,8 +269,8 @@ def task_spec(*, task: Task, data: Data, lightweight: bool, root: MediaRoot) -> 
             sorting_method=data.sorting_method,
             deleted_frames=sorted(data.deleted_frames or []),
             storage=LIGHTWEIGHT_STORAGE if lightweight else FULL_STORAGE,
-            storage_method="cache",
-            chunk_type="imageset",
+            storage_method=StorageMethod.CACHE.value,
+            chunk_type=ChunkType.IMAGESET.value,
             custom_segments=custom,
             validation_layout=task.validation_layout,
         ),

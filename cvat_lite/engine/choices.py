@@ -16,6 +16,7 @@ from cvat_lite.media.selection import SortingMethod
 
 __all__ = [
     "SHAPE_TYPES",
+    "ChunkType",
     "CredentialsType",
     "InputType",
     "JobType",
@@ -27,6 +28,7 @@ __all__ = [
     "StateChoice",
     "StatusChoice",
     "StorageChoice",
+    "StorageMethod",
     "choices_of",
     "values_of",
 ]
@@ -36,6 +38,20 @@ class StorageChoice(enum.StrEnum):
     LOCAL = "local"
     SHARE = "share"
     CLOUD_STORAGE = "cloud_storage"
+
+
+class StorageMethod(enum.StrEnum):
+    """How CVAT keeps a task's chunks; accepted and recorded, the service always uses the cache."""
+
+    CACHE = "cache"
+    FILE_SYSTEM = "file_system"
+
+
+class ChunkType(enum.StrEnum):
+    """What a task's chunks hold; the service makes image sets only."""
+
+    IMAGESET = "imageset"
+    VIDEO = "video"
 
 
 class Location(enum.StrEnum):

@@ -19,6 +19,7 @@ from cvat_lite.engine.choices import (
     StateChoice,
     StatusChoice,
     StorageChoice,
+    StorageMethod,
     choices_of,
 )
 from cvat_lite.media.selection import parse_frame_filter
@@ -92,7 +93,7 @@ class Data(models.Model):
     cloud_storage = models.ForeignKey(
         CloudStorage, null=True, blank=True, on_delete=models.SET_NULL, related_name="data"
     )
-    storage_method = models.CharField(max_length=16, default="cache")
+    storage_method = models.CharField(max_length=16, default=StorageMethod.CACHE.value)
     size = models.PositiveIntegerField(default=0)
     chunk_size = models.PositiveIntegerField(default=36)
     image_quality = models.PositiveSmallIntegerField(default=70)

@@ -18,6 +18,7 @@ from cvat_lite.backup.format.base import (
 )
 from cvat_lite.backup.limits import Limits
 from cvat_lite.engine.choices import (
+    ChunkType,
     InputType,
     JobType,
     LabelType,
@@ -26,6 +27,7 @@ from cvat_lite.engine.choices import (
     StateChoice,
     StatusChoice,
     StorageChoice,
+    StorageMethod,
     values_of,
 )
 from cvat_lite.errors import ArchiveError, BadRequest
@@ -42,8 +44,8 @@ JOB_TYPES = values_of(JobType)
 LABEL_TYPES = values_of(LabelType)
 INPUT_TYPES = values_of(InputType)
 PROVIDER_TYPES = values_of(ProviderType)
-CHUNK_TYPES = ("imageset", "video")
-STORAGE_METHODS = ("cache", "file_system")
+CHUNK_TYPES = values_of(ChunkType)
+STORAGE_METHODS = values_of(StorageMethod)
 # The database's column sizes (cvat_lite.engine.models), so an import never fails half-way.
 MAX_NAME = 256
 MAX_LABEL_NAME = 64
@@ -116,8 +118,8 @@ class DataSpec:
     sorting_method: str = SortingMethod.LEXICOGRAPHICAL.value
     deleted_frames: list[int] = field(default_factory=list)
     storage: str = StorageChoice.LOCAL.value
-    storage_method: str = "cache"
-    chunk_type: str = "imageset"
+    storage_method: str = StorageMethod.CACHE.value
+    chunk_type: str = ChunkType.IMAGESET.value
     custom_segments: bool = False
     validation_layout: dict[str, Any] | None = None  # CVAT's, kept as it is
 
@@ -304,8 +306,8 @@ def _data(obj: Fields) -> DataSpec:
         ),
         deleted_frames=obj.frames("deleted_frames", []),
         storage=obj.choice("storage", STORAGES),
-        storage_method=obj.choice("storage_method", STORAGE_METHODS, "cache"),
-        chunk_type=obj.choice("chunk_type", CHUNK_TYPES, "imageset"),
+        storage_method=obj.choice("storage_method", STORAGE_METHODS, StorageMethod.CACHE.value),
+        chunk_type=obj.choice("chunk_type", CHUNK_TYPES, ChunkType.IMAGESET.value),
         custom_segments=obj.boolean("custom_segments", False),
         validation_layout=obj.maybe("validation_layout", lambda key: obj.child(key).value),
     )
@@ -417,7 +419,7 @@ def parse_task_json(obj: Any, *, what: str = TASK_JSON, limits: Limits | None = 
     if not any(job.type == JobType.ANNOTATION for job in spec.jobs):
         raise ArchiveError(NO_ANNOTATION_JOB.format(what=what))
     _check_file_mapping(spec, _file_mapping(data_doc), what)
-    if data.storage_method == "file_system":
+    if data.storage_method == StorageMethod.FILE_SYSTEM:
         spec.notes.append(NOTE_FILE_SYSTEM.format(what=what))
     if data.stop_frame is not None:
         _check_frames(spec, what)
