@@ -122,12 +122,16 @@ class RequestListView(APIView):
                         MSG_BAD_FILTER.format(value=params[name], name=name)
                     ) from None
         # The status filter and the items go by the status shown (contract 6), from one read
-        # of the active candidates' jobs: a request whose worker died is listed as failed.
-        lost = selectors.requests_worker_lost(qs)
+        # of the active requests' jobs: of every candidate when filtering by status (a request
+        # whose worker died is listed as failed), else of the page's.
+        lost: set[str] | None = None
         if params.get("status"):
+            lost = selectors.requests_worker_lost(qs)
             qs = selectors.requests_with_status(qs, params["status"], lost=lost)
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
+        page = paginator.paginate_queryset(qs, request, view=self) or []
+        if lost is None:
+            lost = selectors.requests_worker_lost(page)
         shown = [selectors.request_effective(item, lost=item.id in lost) for item in page]
         data = RequestSerializer(shown, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)

@@ -23,6 +23,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cvat_lite.engine.choices import values_of
+
 KINDS = ("task", "project")
 
 
@@ -37,7 +39,7 @@ class ArchiveMode(enum.StrEnum):
         return cls.LIGHTWEIGHT if lightweight else cls.FULL
 
 
-MODES = tuple(mode.value for mode in ArchiveMode)
+MODES = values_of(ArchiveMode)
 MAX_SAFE_NAME = 60
 MAX_COUNTER = 999
 SUFFIX = ".zip"

@@ -185,8 +185,16 @@ def require_available(
     try:
         provider.list_page("", page_size=1)
     except errors.CloudStorageError as exc:  # forbidden, not found, unreachable, anything else
-        text = message.format(id=storage_id, status=exc.availability) if message else None
-        raise errors.CloudStorageNotAvailable.because(exc, text) from None
+        raise not_available(exc, message=message, storage_id=storage_id) from None
+
+
+def not_available(
+    cause: errors.CloudStorageError, *, message: str | None = None, storage_id: int | None = None
+) -> errors.CloudStorageNotAvailable:
+    """The refusal of a storage that failed with ``cause`` (``require_available``'s, also for a
+    listing that fails after the check passed)."""
+    text = message.format(id=storage_id, status=cause.availability) if message else None
+    return errors.CloudStorageNotAvailable.because(cause, text)
 
 
 def cloud_storage_require_available(

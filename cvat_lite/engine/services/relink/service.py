@@ -23,7 +23,10 @@ from cvat_lite.engine.cloud import storage_prefix
 from cvat_lite.engine.media_cache import media_cache_drop
 from cvat_lite.engine.models import CloudStorage, Data, Image, Project, StorageChoice, Task
 from cvat_lite.engine.selectors import MSG_CLOUD_STORAGE_NOT_FOUND, cloud_storage_for
-from cvat_lite.engine.services.cloud_storages import cloud_storage_require_available
+from cvat_lite.engine.services.cloud_storages import (
+    cloud_storage_require_available,
+    not_available,
+)
 from cvat_lite.engine.services.relink.verify import (
     KeyMap,
     Verification,
@@ -205,8 +208,7 @@ def _verified(
             progress=progress,
         )
     except errors.CloudStorageError as exc:  # forbidden, not found, unreachable, anything else
-        text = MSG_NOT_AVAILABLE.format(id=storage.id, status=exc.availability)
-        raise errors.CloudStorageNotAvailable.because(exc, text) from None
+        raise not_available(exc, message=MSG_NOT_AVAILABLE, storage_id=storage.id) from None
 
 
 def cloud_data(task: Task) -> Data:
